@@ -1,0 +1,229 @@
+//! # siagen-fhir
+//!
+//! FHIR R4 export of a validated document: a `collection` Bundle holding a DocumentReference
+//! (status `current`, docStatus `final`, the validated text as an attachment) and a Provenance
+//! that follows HL7's "AI Transparency on FHIR" guidance: the model as a Device agent of type
+//! `author`, the validating person as a Practitioner agent of type `verifier`, the machine draft
+//! revision as an entity, and the `AIAST` security label on the DocumentReference while
+//! machine-written content remains in the text.
+//!
+//! The crate knows nothing of the store: callers fill an [`Export`], so the format can be tested
+//! (and validated against the official JSON schema) on its own.
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+/// A model that wrote part of the document.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    /// Model id.
+    pub model: String,
+    /// Version or weights hash.
+    pub version: String,
+    /// Sampling parameters.
+    pub parameters: Value,
+    /// The machine-written revision it produced (the draft).
+    pub revision_id: i64,
+}
+
+/// Everything the export needs about one validated document.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// Document id.
+    pub document_id: i64,
+    /// Kind identifier (e.g. `compte_rendu_hospitalisation`).
+    pub kind: String,
+    /// Kind label in French.
+    pub kind_label: String,
+    /// Title.
+    pub title: String,
+    /// Pseudonymous patient reference.
+    pub patient_ref: String,
+    /// Validated text.
+    pub text: String,
+    /// Validated revision id.
+    pub revision_id: i64,
+    /// When the validated revision was written (RFC 3339).
+    pub revision_created_at: String,
+    /// When it was validated (RFC 3339).
+    pub validated_at: String,
+    /// Validator account id.
+    pub validator_id: i64,
+    /// Validator account name.
+    pub validator_name: String,
+    /// The last machine draft, if a model wrote one.
+    pub machine: Option<ModelInfo>,
+    /// Whether machine-written text remains in the validated text.
+    pub ai_content_remains: bool,
+}
+
+/// LOINC document type for a siagen document kind.
+fn loinc(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "compte_rendu_hospitalisation" => ("18842-5", "Discharge summary"),
+        "lettre_liaison" => ("57133-1", "Referral note"),
+        "compte_rendu_operatoire" => ("11504-8", "Surgical operation note"),
+        "compte_rendu_imagerie" => ("18748-4", "Diagnostic imaging study"),
+        _ => ("34109-9", "Note"),
+    }
+}
+
+/// Builds the Bundle.
+pub fn bundle(e: &Export, now: &str) -> Value {
+    let doc_id = format!("doc-{}", e.document_id);
+    let practitioner_id = format!("user-{}", e.validator_id);
+    let device_id = e.machine.as_ref().map(|m| format!("model-rev-{}", m.revision_id));
+    let (code, display) = loinc(&e.kind);
+    let data = base64::engine::general_purpose::STANDARD.encode(e.text.as_bytes());
+    let sha1 = {
+        use sha1::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(e.text.as_bytes()))
+    };
+    let mut meta = json!({ "lastUpdated": e.validated_at });
+    if e.ai_content_remains {
+        meta["security"] = json!([{
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+            "code": "AIAST",
+            "display": "Artificial Intelligence asserted"
+        }]);
+    }
+    let author_ref = match &device_id {
+        Some(d) => format!("Device/{d}"),
+        None => format!("Practitioner/{practitioner_id}"),
+    };
+    let document = json!({
+        "resourceType": "DocumentReference",
+        "id": doc_id,
+        "meta": meta,
+        "identifier": [{ "system": "urn:siagen:document", "value": e.document_id.to_string() }],
+        "status": "current",
+        "docStatus": "final",
+        "type": {
+            "coding": [{ "system": "http://loinc.org", "code": code, "display": display }],
+            "text": e.kind_label
+        },
+        "subject": { "identifier": { "system": "urn:siagen:patient-ref", "value": e.patient_ref } },
+        "date": e.validated_at,
+        "author": [{ "reference": author_ref }],
+        "authenticator": { "reference": format!("Practitioner/{practitioner_id}") },
+        "description": e.title,
+        "content": [{
+            "attachment": {
+                "contentType": "text/plain; charset=utf-8",
+                "language": "fr",
+                "data": data,
+                "size": e.text.len(),
+                "hash": sha1,
+                "title": e.title,
+                "creation": e.revision_created_at
+            }
+        }]
+    });
+    let participant = |code: &str, display: &str| {
+        json!({ "coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+            "code": code, "display": display
+        }]})
+    };
+    let mut agents = vec![];
+    if let Some(d) = &device_id {
+        agents.push(json!({ "type": participant("author", "Author"), "who": { "reference": format!("Device/{d}") } }));
+    } else {
+        agents.push(json!({ "type": participant("author", "Author"), "who": { "reference": format!("Practitioner/{practitioner_id}") } }));
+    }
+    agents.push(json!({ "type": participant("verifier", "Verifier"), "who": { "reference": format!("Practitioner/{practitioner_id}") } }));
+    let mut provenance = json!({
+        "resourceType": "Provenance",
+        "id": format!("prov-{doc_id}"),
+        "target": [{ "reference": format!("DocumentReference/{doc_id}") }],
+        "recorded": e.validated_at,
+        "activity": { "coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+            "code": "CREATE", "display": "create"
+        }]},
+        "agent": agents,
+    });
+    if let Some(m) = &e.machine {
+        provenance["entity"] = json!([{
+            "role": "source",
+            "what": {
+                "identifier": { "system": "urn:siagen:revision", "value": m.revision_id.to_string() },
+                "display": format!("Machine draft (revision {}) written by {} {}", m.revision_id, m.model, m.version)
+            }
+        }]);
+    }
+    let mut entries = vec![json!({ "resource": document }), json!({ "resource": provenance })];
+    if let (Some(d), Some(m)) = (&device_id, &e.machine) {
+        entries.push(json!({ "resource": {
+            "resourceType": "Device",
+            "id": d,
+            "deviceName": [{ "name": m.model, "type": "model-name" }],
+            "type": { "text": "Generative AI model" },
+            "version": [{ "value": m.version }],
+            "property": [{
+                "type": { "text": "generation parameters" },
+                "valueCode": [{ "text": m.parameters.to_string() }]
+            }]
+        }}));
+    }
+    entries.push(json!({ "resource": {
+        "resourceType": "Practitioner",
+        "id": practitioner_id,
+        "identifier": [{ "system": "urn:siagen:user", "value": e.validator_id.to_string() }],
+        "name": [{ "text": e.validator_name }]
+    }}));
+    json!({
+        "resourceType": "Bundle",
+        "id": format!("export-{doc_id}-rev-{}", e.revision_id),
+        "type": "collection",
+        "timestamp": now,
+        "entry": entries
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(machine: bool) -> Export {
+        Export {
+            document_id: 7,
+            kind: "compte_rendu_hospitalisation".into(),
+            kind_label: "Compte-rendu d'hospitalisation".into(),
+            title: "CRH cardiologie".into(),
+            patient_ref: "P-0001".into(),
+            text: "Patient hospitalisé pour insuffisance cardiaque.".into(),
+            revision_id: 3,
+            revision_created_at: "2026-01-01T10:00:00.000Z".into(),
+            validated_at: "2026-01-01T11:00:00.000Z".into(),
+            validator_id: 2,
+            validator_name: "val".into(),
+            machine: machine.then(|| ModelInfo {
+                model: "qwen".into(),
+                version: "abc".into(),
+                parameters: json!({"temperature": 0.2}),
+                revision_id: 1,
+            }),
+            ai_content_remains: machine,
+        }
+    }
+
+    #[test]
+    fn machine_draft_has_device_author_verifier_and_label() {
+        let b = bundle(&sample(true), "2026-01-01T12:00:00.000Z");
+        let doc = &b["entry"][0]["resource"];
+        assert_eq!(doc["docStatus"], "final");
+        assert_eq!(doc["meta"]["security"][0]["code"], "AIAST");
+        let prov = &b["entry"][1]["resource"];
+        assert_eq!(prov["agent"][0]["who"]["reference"], "Device/model-rev-1");
+        assert_eq!(prov["agent"][1]["type"]["coding"][0]["code"], "verifier");
+        assert_eq!(b["entry"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn human_text_has_no_ai_label() {
+        let b = bundle(&sample(false), "2026-01-01T12:00:00.000Z");
+        assert!(b["entry"][0]["resource"]["meta"].get("security").is_none());
+        assert_eq!(b["entry"].as_array().unwrap().len(), 3);
+    }
+}

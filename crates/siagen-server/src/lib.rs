@@ -1,0 +1,170 @@
+//! # siagen-server
+//!
+//! The only crate that knows HTTP. It maps requests to store calls (which enforce every rule),
+//! renders results as JSON and errors as RFC 7807 problems, authenticates callers, and adds the
+//! security headers. Handlers stay thin: no SQL and no workflow rule lives here.
+
+mod auth;
+mod documents;
+mod problem;
+mod session;
+
+pub use auth::{CSRF_HEADER, SESSION_COOKIE};
+pub use problem::Problem;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use siagen_store::Store;
+use std::sync::Arc;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Lifetime of a web session.
+    pub session_ttl: chrono::Duration,
+    /// Mark session cookies `Secure` (on by default; browsers accept them on localhost too).
+    pub secure_cookies: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+            session_ttl: chrono::Duration::hours(12),
+            secure_cookies: true,
+        }
+    }
+}
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<Store>,
+    /// HTTP settings.
+    pub config: Arc<ServerConfig>,
+    throttle: Arc<auth::Throttle>,
+}
+
+impl AppState {
+    /// State over an opened store.
+    pub fn new(store: Arc<Store>, config: ServerConfig) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            throttle: Arc::default(),
+        }
+    }
+}
+
+/// Runs a store call on the blocking pool (SQLite and Argon2 are synchronous) and maps its error.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, siagen_store::StoreError> + Send + 'static,
+) -> Result<T, Problem> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Problem::from),
+        Err(e) => Err(Problem::internal(&e)),
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/login", post(session::login))
+        .route("/api/logout", post(session::logout))
+        .route("/api/me", get(session::me))
+        .route(
+            "/api/documents",
+            post(documents::create).get(documents::list),
+        )
+        .route("/api/documents/{id}", get(documents::get_one))
+        .route("/api/documents/{id}/revisions", post(documents::revise))
+        .route("/api/documents/{id}/submit", post(documents::submit))
+        .route("/api/documents/{id}/validate", post(documents::validate))
+        .route("/api/documents/{id}/reject", post(documents::reject))
+        .route("/api/documents/{id}/history", get(documents::history))
+        .route("/api/documents/{id}/final", get(documents::final_view))
+        .route("/api/documents/{id}/fhir", get(documents::fhir))
+        .route("/api/audit", get(session::audit_entries))
+        .route("/api/audit/verify", get(session::audit_verify))
+        .fallback(|| async {
+            Problem::new(StatusCode::NOT_FOUND, "no-route", "no such route")
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    match blocking(move || store.ping()).await {
+        Ok(()) => "ready".into_response(),
+        Err(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "the database does not answer",
+        )
+        .into_response(),
+    }
+}
+
+/// The OpenAPI document, kept by hand next to the routes above (a test checks they agree).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+/// Serves the application until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing requests in flight");
+}

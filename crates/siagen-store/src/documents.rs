@@ -1,0 +1,927 @@
+//! Documents, revisions and the human-validation workflow.
+//!
+//! ```text
+//!   create ──► draft ──submit──► in_review ──validate(exact revision)──► validated
+//!                ▲                  │  ▲ new revision stays in review       │
+//!                │                  └──reject──► rejected                   │
+//!                └──────────── new revision ◄───────┴───────────────────────┘
+//! ```
+//! The invariants are enforced here, inside the transaction that changes the state:
+//! only a named human holding the validator role validates; they validate the exact current
+//! revision; a later revision undoes the validation; nothing is exported unless the current
+//! revision is the validated one; a validator may not validate a revision they wrote or
+//! requested unless the site allows it.
+
+use crate::accounts::Actor;
+use crate::{diff, now, sha256_hex, Result, Role, Store, StoreError};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::fmt;
+use std::str::FromStr;
+
+/// Kinds of hospital document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// Compte-rendu d'hospitalisation (discharge summary).
+    CompteRenduHospitalisation,
+    /// Lettre de liaison.
+    LettreLiaison,
+    /// Compte-rendu opératoire.
+    CompteRenduOperatoire,
+    /// Compte-rendu de RCP (multidisciplinary team meeting).
+    CompteRenduRcp,
+    /// Lettre au patient.
+    LettrePatient,
+    /// Compte-rendu d'imagerie.
+    CompteRenduImagerie,
+    /// Réponse sourcée (answer citing the local corpus).
+    ReponseSourcee,
+    /// Free text.
+    Libre,
+}
+
+impl DocumentKind {
+    /// Every kind.
+    pub const ALL: [DocumentKind; 8] = [
+        Self::CompteRenduHospitalisation,
+        Self::LettreLiaison,
+        Self::CompteRenduOperatoire,
+        Self::CompteRenduRcp,
+        Self::LettrePatient,
+        Self::CompteRenduImagerie,
+        Self::ReponseSourcee,
+        Self::Libre,
+    ];
+
+    /// The identifier used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CompteRenduHospitalisation => "compte_rendu_hospitalisation",
+            Self::LettreLiaison => "lettre_liaison",
+            Self::CompteRenduOperatoire => "compte_rendu_operatoire",
+            Self::CompteRenduRcp => "compte_rendu_rcp",
+            Self::LettrePatient => "lettre_patient",
+            Self::CompteRenduImagerie => "compte_rendu_imagerie",
+            Self::ReponseSourcee => "reponse_sourcee",
+            Self::Libre => "libre",
+        }
+    }
+
+    /// The French label shown to clinicians.
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            Self::CompteRenduHospitalisation => "Compte-rendu d'hospitalisation",
+            Self::LettreLiaison => "Lettre de liaison",
+            Self::CompteRenduOperatoire => "Compte-rendu opératoire",
+            Self::CompteRenduRcp => "Compte-rendu de RCP",
+            Self::LettrePatient => "Lettre au patient",
+            Self::CompteRenduImagerie => "Compte-rendu d'imagerie",
+            Self::ReponseSourcee => "Réponse sourcée",
+            Self::Libre => "Document libre",
+        }
+    }
+}
+
+impl FromStr for DocumentKind {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+                StoreError::Invalid(format!(
+                    "unknown document kind '{s}' (expected one of: {})",
+                    all.join(", ")
+                ))
+            })
+    }
+}
+
+/// Workflow state of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocState {
+    /// Being written.
+    Draft,
+    /// Submitted, waiting for a validator.
+    InReview,
+    /// A validator signed off its current revision.
+    Validated,
+    /// A validator sent it back.
+    Rejected,
+}
+
+impl DocState {
+    /// The identifier used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::InReview => "in_review",
+            Self::Validated => "validated",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+impl fmt::Display for DocState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DocState {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "draft" => Ok(Self::Draft),
+            "in_review" => Ok(Self::InReview),
+            "validated" => Ok(Self::Validated),
+            "rejected" => Ok(Self::Rejected),
+            _ => Err(StoreError::Invalid(format!(
+                "unknown state '{s}' (expected draft, in_review, validated or rejected)"
+            ))),
+        }
+    }
+}
+
+/// A model that wrote a revision: enough to reproduce or question it later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelAuthor {
+    /// Model id (e.g. its registry name).
+    pub model: String,
+    /// Version or file hash of the weights.
+    pub version: String,
+    /// Sampling parameters (temperature, top_p, ...).
+    #[serde(default = "empty_object")]
+    pub parameters: Value,
+    /// Seed of the generation, if fixed.
+    #[serde(default)]
+    pub seed: Option<i64>,
+    /// SHA-256 (hex) of the prompt; never the prompt itself.
+    #[serde(default)]
+    pub prompt_sha256: Option<String>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+/// Who wrote a revision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Author {
+    /// A person typed it.
+    Human {
+        /// Account id.
+        user_id: i64,
+        /// Account name.
+        name: String,
+    },
+    /// A model generated it at a person's request.
+    Model {
+        /// The model and its parameters.
+        #[serde(flatten)]
+        model: ModelAuthor,
+        /// Account id of the person who requested the generation.
+        requested_by: i64,
+        /// Their name.
+        requested_by_name: String,
+    },
+}
+
+impl Author {
+    /// The person responsible for the revision (its writer or requester).
+    pub fn responsible_user(&self) -> i64 {
+        match self {
+            Author::Human { user_id, .. } => *user_id,
+            Author::Model { requested_by, .. } => *requested_by,
+        }
+    }
+
+    /// True for machine-written revisions.
+    pub fn is_model(&self) -> bool {
+        matches!(self, Author::Model { .. })
+    }
+}
+
+/// One revision with its full text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionView {
+    /// Revision id (global).
+    pub id: i64,
+    /// Position in the document, from 1.
+    pub number: i64,
+    /// The revision it edits.
+    pub parent_id: Option<i64>,
+    /// Who wrote it.
+    pub author: Author,
+    /// When.
+    pub created_at: String,
+    /// SHA-256 of the text (hex).
+    pub text_sha256: String,
+    /// Full text.
+    pub text: String,
+}
+
+/// The last validation of a document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidationInfo {
+    /// The exact revision validated.
+    pub revision_id: i64,
+    /// The validator's account id.
+    pub validator_id: i64,
+    /// The validator's name.
+    pub validator_name: String,
+    /// When.
+    pub validated_at: String,
+    /// Last machine-written revision before validation, if any.
+    pub machine_revision_id: Option<i64>,
+    /// Normalised edit distance from that machine text to the validated text (0 = unchanged).
+    pub edit_distance: Option<f64>,
+    /// Unified diff from the machine text to the validated text.
+    pub diff: Option<String>,
+}
+
+/// A document with its current revision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentView {
+    /// Document id.
+    pub id: i64,
+    /// Kind.
+    pub kind: DocumentKind,
+    /// Title.
+    pub title: String,
+    /// Pseudonymous patient reference.
+    pub patient_ref: String,
+    /// Workflow state.
+    pub state: DocState,
+    /// Creator's account id.
+    pub created_by: i64,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// The current revision.
+    pub current_revision: RevisionView,
+    /// The most recent validation, if any (it may concern an older revision).
+    pub validation: Option<ValidationInfo>,
+}
+
+impl DocumentView {
+    /// True when the current revision is the validated one: the only state that may leave.
+    pub fn is_final(&self) -> bool {
+        self.state == DocState::Validated
+            && self
+                .validation
+                .as_ref()
+                .is_some_and(|v| v.revision_id == self.current_revision.id)
+    }
+}
+
+/// A line of a document list (no text).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentSummary {
+    /// Document id.
+    pub id: i64,
+    /// Kind.
+    pub kind: DocumentKind,
+    /// Title.
+    pub title: String,
+    /// Pseudonymous patient reference.
+    pub patient_ref: String,
+    /// Workflow state.
+    pub state: DocState,
+    /// Creator's account id.
+    pub created_by: i64,
+    /// Creator's name.
+    pub created_by_name: String,
+    /// Current revision id.
+    pub current_revision_id: i64,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// All matching items.
+    pub total: i64,
+    /// Page number, from 1.
+    pub page: i64,
+    /// Page size.
+    pub per_page: i64,
+}
+
+/// Filters for listing documents.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentFilter {
+    /// Only this state.
+    pub state: Option<DocState>,
+    /// Only this kind.
+    pub kind: Option<DocumentKind>,
+    /// Only documents created by this account name.
+    pub author: Option<String>,
+    /// Page number, from 1.
+    pub page: Option<i64>,
+    /// Page size (1–200, default 50).
+    pub per_page: Option<i64>,
+}
+
+/// A new document.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    /// Kind.
+    pub kind: DocumentKind,
+    /// Title.
+    pub title: String,
+    /// Pseudonymous patient reference.
+    pub patient_ref: String,
+    /// Text of the first revision.
+    pub text: String,
+    /// Set when a model wrote the text.
+    pub generated_by: Option<ModelAuthor>,
+}
+
+/// One step of a document's history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEvent {
+    /// `revision`, `submitted`, `validated` or `rejected`.
+    pub event: String,
+    /// When.
+    pub at: String,
+    /// The person who acted.
+    pub user_id: i64,
+    /// Their name.
+    pub user_name: String,
+    /// The revision concerned.
+    pub revision_id: Option<i64>,
+    /// Reason of a rejection.
+    pub reason: Option<String>,
+}
+
+/// Largest text accepted for one revision (characters).
+pub const MAX_TEXT_CHARS: usize = 500_000;
+
+fn check_text(text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(StoreError::Invalid("text must not be empty".into()));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "text too long: at most {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_model(m: &Option<ModelAuthor>) -> Result<()> {
+    let Some(m) = m else { return Ok(()) };
+    if m.model.trim().is_empty() || m.model.len() > 200 || m.version.len() > 200 {
+        return Err(StoreError::Invalid(
+            "generated_by.model must be 1 to 200 characters and version at most 200".into(),
+        ));
+    }
+    if !m.parameters.is_object() {
+        return Err(StoreError::Invalid(
+            "generated_by.parameters must be a JSON object".into(),
+        ));
+    }
+    if let Some(h) = &m.prompt_sha256 {
+        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(
+                "generated_by.prompt_sha256 must be 64 hexadecimal characters".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_new(new: &NewDocument) -> Result<()> {
+    let title = new.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(StoreError::Invalid(
+            "title must be 1 to 200 characters".into(),
+        ));
+    }
+    let r = &new.patient_ref;
+    if r.is_empty()
+        || r.len() > 64
+        || !r
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+    {
+        return Err(StoreError::Invalid(
+            "patient_ref must be a pseudonymous reference of 1 to 64 characters among A-Z, a-z, 0-9, '.', '_', ':' and '-' (never a name)".into(),
+        ));
+    }
+    check_text(&new.text)?;
+    check_model(&new.generated_by)
+}
+
+fn read_role(actor: &Actor) -> Result<()> {
+    if actor.roles.has(Role::Clinician) || actor.roles.has(Role::Validator) {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden(
+            "reading documents needs the clinician or validator role".into(),
+        ))
+    }
+}
+
+const REV_COLS: &str = "r.id, r.number, r.parent_id, r.author_kind, r.user_id, u.name, r.model_id, r.model_version, r.model_params, r.seed, r.prompt_sha256, r.created_at, r.text_sha256, r.text";
+
+fn revision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionView> {
+    let kind: String = r.get(3)?;
+    let user_id: i64 = r.get(4)?;
+    let name: String = r.get(5)?;
+    let author = if kind == "model" {
+        let params: Option<String> = r.get(8)?;
+        Author::Model {
+            model: ModelAuthor {
+                model: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                version: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                parameters: params
+                    .and_then(|p| serde_json::from_str(&p).ok())
+                    .unwrap_or_else(empty_object),
+                seed: r.get(9)?,
+                prompt_sha256: r.get(10)?,
+            },
+            requested_by: user_id,
+            requested_by_name: name,
+        }
+    } else {
+        Author::Human { user_id, name }
+    };
+    Ok(RevisionView {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        parent_id: r.get(2)?,
+        author,
+        created_at: r.get(11)?,
+        text_sha256: r.get(12)?,
+        text: r.get(13)?,
+    })
+}
+
+fn load_revision(conn: &Connection, id: i64) -> Result<RevisionView> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {REV_COLS} FROM revisions r JOIN users u ON u.id = r.user_id WHERE r.id = ?1"
+        ))?
+        .query_row([id], revision_from_row)?)
+}
+
+fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, kind, title, patient_ref, state, current_revision_id, created_by, created_at, updated_at
+             FROM documents WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, String>(8)?,
+            ))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("no document with id {id}")))?;
+    let validation = conn
+        .prepare_cached(
+            "SELECT v.revision_id, v.validator_id, u.name, v.validated_at, v.machine_revision_id, v.edit_distance, v.diff
+             FROM validations v JOIN users u ON u.id = v.validator_id
+             WHERE v.document_id = ?1 ORDER BY v.id DESC LIMIT 1",
+        )?
+        .query_row([id], |r| {
+            Ok(ValidationInfo {
+                revision_id: r.get(0)?,
+                validator_id: r.get(1)?,
+                validator_name: r.get(2)?,
+                validated_at: r.get(3)?,
+                machine_revision_id: r.get(4)?,
+                edit_distance: r.get(5)?,
+                diff: r.get(6)?,
+            })
+        })
+        .optional()?;
+    Ok(DocumentView {
+        id: row.0,
+        kind: row.1.parse()?,
+        title: row.2,
+        patient_ref: row.3,
+        state: row.4.parse()?,
+        created_by: row.6,
+        created_at: row.7,
+        updated_at: row.8,
+        current_revision: load_revision(conn, row.5)?,
+        validation,
+    })
+}
+
+fn insert_revision(
+    conn: &Connection,
+    doc_id: i64,
+    number: i64,
+    parent: Option<i64>,
+    text: &str,
+    user_id: i64,
+    model: &Option<ModelAuthor>,
+    at: &str,
+) -> Result<(i64, String)> {
+    let hash = sha256_hex(text);
+    conn.prepare_cached(
+        "INSERT INTO revisions (document_id, number, parent_id, text, text_sha256, author_kind, user_id,
+                                model_id, model_version, model_params, seed, prompt_sha256, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        doc_id,
+        number,
+        parent,
+        text,
+        hash,
+        if model.is_some() { "model" } else { "human" },
+        user_id,
+        model.as_ref().map(|m| &m.model),
+        model.as_ref().map(|m| &m.version),
+        model.as_ref().map(|m| m.parameters.to_string()),
+        model.as_ref().and_then(|m| m.seed),
+        model.as_ref().and_then(|m| m.prompt_sha256.as_ref()),
+        at
+    ])?;
+    Ok((conn.last_insert_rowid(), hash))
+}
+
+fn add_event(
+    conn: &Connection,
+    doc_id: i64,
+    revision: Option<i64>,
+    event: &str,
+    user: i64,
+    at: &str,
+    reason: Option<&str>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO document_events (document_id, revision_id, event, user_id, at, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![doc_id, revision, event, user, at, reason])?;
+    Ok(())
+}
+
+fn current_state(conn: &Connection, doc_id: i64) -> Result<(DocState, i64)> {
+    let (state, rev): (String, i64) = conn
+        .prepare_cached("SELECT state, current_revision_id FROM documents WHERE id = ?1")?
+        .query_row([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("no document with id {doc_id}")))?;
+    Ok((state.parse()?, rev))
+}
+
+fn set_state(conn: &Connection, doc_id: i64, state: DocState, at: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE documents SET state = ?1, updated_at = ?2 WHERE id = ?3")?
+        .execute(params![state.as_str(), at, doc_id])?;
+    Ok(())
+}
+
+impl Store {
+    /// Creates a document with its first revision, as a draft (clinicians).
+    pub fn create_document(&self, actor: &Actor, new: NewDocument) -> Result<DocumentView> {
+        let user = actor.require_human(Role::Clinician)?;
+        check_new(&new)?;
+        self.write(&actor.audit_label(), "document.create", "document:?", |tx| {
+            let at = now();
+            tx.prepare_cached(
+                "INSERT INTO documents (kind, title, patient_ref, state, created_by, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'draft', ?4, ?5, ?5)",
+            )?
+            .execute(params![new.kind.as_str(), new.title.trim(), new.patient_ref, user, at])?;
+            let doc_id = tx.last_insert_rowid();
+            let (rev, hash) =
+                insert_revision(tx, doc_id, 1, None, &new.text, user, &new.generated_by, &at)?;
+            tx.prepare_cached("UPDATE documents SET current_revision_id = ?1 WHERE id = ?2")?
+                .execute(params![rev, doc_id])?;
+            add_event(tx, doc_id, Some(rev), "revision", user, &at, None)?;
+            let view = load_view(tx, doc_id)?;
+            Ok((
+                view,
+                format!("document:{doc_id}"),
+                json!({ "revision_id": rev, "text_sha256": hash, "kind": new.kind.as_str(),
+                        "author": if new.generated_by.is_some() { "model" } else { "human" } }),
+            ))
+        })
+    }
+
+    /// Adds a revision (clinicians). With `base_revision_id`, refuses if someone else changed
+    /// the document since that revision (no lost update). A validated or rejected document goes
+    /// back to draft; one in review stays in review, waiting for validation of the new text.
+    pub fn add_revision(
+        &self,
+        actor: &Actor,
+        doc_id: i64,
+        text: &str,
+        generated_by: Option<ModelAuthor>,
+        base_revision_id: Option<i64>,
+    ) -> Result<DocumentView> {
+        let user = actor.require_human(Role::Clinician)?;
+        check_text(text)?;
+        check_model(&generated_by)?;
+        let target = format!("document:{doc_id}");
+        self.write(&actor.audit_label(), "document.revise", &target, |tx| {
+            let (state, current) = current_state(tx, doc_id)?;
+            if let Some(base) = base_revision_id {
+                if base != current {
+                    return Err(StoreError::Conflict(format!(
+                        "the document changed since revision {base}: its current revision is {current}"
+                    )));
+                }
+            }
+            let number: i64 = tx
+                .prepare_cached("SELECT number FROM revisions WHERE id = ?1")?
+                .query_row([current], |r| r.get(0))?;
+            let at = now();
+            let (rev, hash) = insert_revision(
+                tx,
+                doc_id,
+                number + 1,
+                Some(current),
+                text,
+                user,
+                &generated_by,
+                &at,
+            )?;
+            let new_state = match state {
+                DocState::InReview => DocState::InReview,
+                _ => DocState::Draft,
+            };
+            tx.prepare_cached(
+                "UPDATE documents SET current_revision_id = ?1, state = ?2, updated_at = ?3 WHERE id = ?4",
+            )?
+            .execute(params![rev, new_state.as_str(), at, doc_id])?;
+            add_event(tx, doc_id, Some(rev), "revision", user, &at, None)?;
+            let view = load_view(tx, doc_id)?;
+            Ok((
+                view,
+                target.clone(),
+                json!({ "revision_id": rev, "parent_id": current, "text_sha256": hash,
+                        "from": state.as_str(), "to": new_state.as_str(),
+                        "author": if generated_by.is_some() { "model" } else { "human" } }),
+            ))
+        })
+    }
+
+    /// Sends a draft to review (clinicians).
+    pub fn submit(&self, actor: &Actor, doc_id: i64) -> Result<DocumentView> {
+        let user = actor.require_human(Role::Clinician)?;
+        let target = format!("document:{doc_id}");
+        self.write(&actor.audit_label(), "document.submit", &target, |tx| {
+            let (state, current) = current_state(tx, doc_id)?;
+            if state != DocState::Draft {
+                return Err(StoreError::Conflict(format!(
+                    "only a draft can be submitted; this document is {state}{}",
+                    if state == DocState::Rejected { " (edit it first)" } else { "" }
+                )));
+            }
+            let at = now();
+            set_state(tx, doc_id, DocState::InReview, &at)?;
+            add_event(tx, doc_id, Some(current), "submitted", user, &at, None)?;
+            Ok((load_view(tx, doc_id)?, target.clone(), json!({ "revision_id": current })))
+        })
+    }
+
+    /// Validates one exact revision (named human validators only).
+    pub fn validate(&self, actor: &Actor, doc_id: i64, revision_id: i64) -> Result<DocumentView> {
+        let user = actor.require_human(Role::Validator)?;
+        let allow_self = self.config.allow_self_validation;
+        let target = format!("document:{doc_id}");
+        self.write(&actor.audit_label(), "document.validate", &target, |tx| {
+            let (state, current) = current_state(tx, doc_id)?;
+            if state != DocState::InReview {
+                return Err(StoreError::Conflict(format!(
+                    "only a document in review can be validated; this one is {state}"
+                )));
+            }
+            if revision_id != current {
+                return Err(StoreError::Conflict(format!(
+                    "revision {revision_id} is not the current revision ({current}) of document {doc_id}: validate the text you read"
+                )));
+            }
+            let rev = load_revision(tx, current)?;
+            if !allow_self && rev.author.responsible_user() == user {
+                return Err(StoreError::Forbidden(format!(
+                    "you wrote or requested revision {current}: another validator must validate it"
+                )));
+            }
+            let machine: Option<(i64, String)> = tx
+                .prepare_cached(
+                    "SELECT id, text FROM revisions WHERE document_id = ?1 AND author_kind = 'model' AND id <= ?2
+                     ORDER BY id DESC LIMIT 1",
+                )?
+                .query_row(params![doc_id, current], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (machine_id, distance, diff_text) = match &machine {
+                Some((id, text)) => (
+                    Some(*id),
+                    Some(diff::normalised_edit_distance(text, &rev.text)),
+                    Some(diff::unified_diff(text, &rev.text)),
+                ),
+                None => (None, None, None),
+            };
+            let at = now();
+            tx.prepare_cached(
+                "INSERT INTO validations (document_id, revision_id, validator_id, validated_at, machine_revision_id, edit_distance, diff)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![doc_id, current, user, at, machine_id, distance, diff_text])?;
+            set_state(tx, doc_id, DocState::Validated, &at)?;
+            add_event(tx, doc_id, Some(current), "validated", user, &at, None)?;
+            Ok((
+                load_view(tx, doc_id)?,
+                target.clone(),
+                json!({ "revision_id": current, "text_sha256": rev.text_sha256,
+                        "machine_revision_id": machine_id, "edit_distance": distance }),
+            ))
+        })
+    }
+
+    /// Sends a document in review back to its authors (validators), with a reason.
+    pub fn reject(&self, actor: &Actor, doc_id: i64, reason: &str) -> Result<DocumentView> {
+        let user = actor.require_human(Role::Validator)?;
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 2000 {
+            return Err(StoreError::Invalid(
+                "a rejection needs a reason of 1 to 2000 characters".into(),
+            ));
+        }
+        let target = format!("document:{doc_id}");
+        self.write(&actor.audit_label(), "document.reject", &target, |tx| {
+            let (state, current) = current_state(tx, doc_id)?;
+            if state != DocState::InReview {
+                return Err(StoreError::Conflict(format!(
+                    "only a document in review can be rejected; this one is {state}"
+                )));
+            }
+            let at = now();
+            set_state(tx, doc_id, DocState::Rejected, &at)?;
+            add_event(tx, doc_id, Some(current), "rejected", user, &at, Some(reason))?;
+            Ok((
+                load_view(tx, doc_id)?,
+                target.clone(),
+                json!({ "revision_id": current, "reason_sha256": sha256_hex(reason) }),
+            ))
+        })
+    }
+
+    /// Reads a document (audited as a view).
+    pub fn get_document(&self, actor: &Actor, doc_id: i64) -> Result<DocumentView> {
+        read_role(actor)?;
+        let target = format!("document:{doc_id}");
+        self.write(&actor.audit_label(), "document.view", &target, |tx| {
+            let view = load_view(tx, doc_id)?;
+            let rev = view.current_revision.id;
+            Ok((view, target.clone(), json!({ "revision_id": rev })))
+        })
+    }
+
+    /// The final view of a validated document, for export (FHIR, print, API). Refused unless the
+    /// current revision is the validated one. Audited with the exported format.
+    pub fn export_document(&self, actor: &Actor, doc_id: i64, format: &str) -> Result<DocumentView> {
+        read_role(actor)?;
+        let target = format!("document:{doc_id}");
+        self.write(&actor.audit_label(), "document.export", &target, |tx| {
+            let view = load_view(tx, doc_id)?;
+            if !view.is_final() {
+                return Err(StoreError::Conflict(format!(
+                    "document {doc_id} cannot be exported: its current revision is not validated (state: {})",
+                    view.state
+                )));
+            }
+            let details = json!({ "format": format, "revision_id": view.current_revision.id,
+                                  "text_sha256": view.current_revision.text_sha256 });
+            Ok((view, target.clone(), details))
+        })
+    }
+
+    /// Every revision of a document, oldest first, and its workflow events (audited as a view).
+    pub fn history(
+        &self,
+        actor: &Actor,
+        doc_id: i64,
+    ) -> Result<(Vec<RevisionView>, Vec<HistoryEvent>)> {
+        read_role(actor)?;
+        let target = format!("document:{doc_id}");
+        self.write(&actor.audit_label(), "document.history", &target, |tx| {
+            current_state(tx, doc_id)?;
+            let revisions = tx
+                .prepare_cached(&format!(
+                    "SELECT {REV_COLS} FROM revisions r JOIN users u ON u.id = r.user_id
+                     WHERE r.document_id = ?1 ORDER BY r.number"
+                ))?
+                .query_map([doc_id], revision_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let events = tx
+                .prepare_cached(
+                    "SELECT e.event, e.at, e.user_id, u.name, e.revision_id, e.reason
+                     FROM document_events e JOIN users u ON u.id = e.user_id
+                     WHERE e.document_id = ?1 ORDER BY e.id",
+                )?
+                .query_map([doc_id], |r| {
+                    Ok(HistoryEvent {
+                        event: r.get(0)?,
+                        at: r.get(1)?,
+                        user_id: r.get(2)?,
+                        user_name: r.get(3)?,
+                        revision_id: r.get(4)?,
+                        reason: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(((revisions, events), target.clone(), json!({})))
+        })
+    }
+
+    /// Lists documents, newest first, with filters and paging (audited).
+    pub fn list_documents(&self, actor: &Actor, filter: &DocumentFilter) -> Result<Page<DocumentSummary>> {
+        read_role(actor)?;
+        let per_page = filter.per_page.unwrap_or(50);
+        if !(1..=200).contains(&per_page) {
+            return Err(StoreError::Invalid("per_page must be between 1 and 200".into()));
+        }
+        let page = filter.page.unwrap_or(1);
+        if page < 1 {
+            return Err(StoreError::Invalid("page starts at 1".into()));
+        }
+        let state = filter.state.map(|s| s.as_str());
+        let kind = filter.kind.map(|k| k.as_str());
+        let author = filter.author.clone();
+        self.write(&actor.audit_label(), "document.list", "documents", |tx| {
+            const WHERE: &str = "WHERE (?1 IS NULL OR d.state = ?1) AND (?2 IS NULL OR d.kind = ?2)
+                                 AND (?3 IS NULL OR u.name = ?3)";
+            let total: i64 = tx
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM documents d JOIN users u ON u.id = d.created_by {WHERE}"
+                ))?
+                .query_row(params![state, kind, author], |r| r.get(0))?;
+            let items = tx
+                .prepare_cached(&format!(
+                    "SELECT d.id, d.kind, d.title, d.patient_ref, d.state, d.created_by, u.name,
+                            d.current_revision_id, d.created_at, d.updated_at
+                     FROM documents d JOIN users u ON u.id = d.created_by {WHERE}
+                     ORDER BY d.id DESC LIMIT ?4 OFFSET ?5"
+                ))?
+                .query_map(
+                    params![state, kind, author, per_page, (page - 1) * per_page],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, i64>(5)?,
+                            r.get::<_, String>(6)?,
+                            r.get::<_, i64>(7)?,
+                            r.get::<_, String>(8)?,
+                            r.get::<_, String>(9)?,
+                        ))
+                    },
+                )?
+                .map(|row| {
+                    let row = row?;
+                    Ok(DocumentSummary {
+                        id: row.0,
+                        kind: row.1.parse()?,
+                        title: row.2,
+                        patient_ref: row.3,
+                        state: row.4.parse()?,
+                        created_by: row.5,
+                        created_by_name: row.6,
+                        current_revision_id: row.7,
+                        created_at: row.8,
+                        updated_at: row.9,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let ids: Vec<i64> = items.iter().map(|d| d.id).collect();
+            Ok((
+                Page { items, total, page, per_page },
+                "documents".to_string(),
+                json!({ "state": state, "kind": kind, "page": page, "ids": ids }),
+            ))
+        })
+    }
+}

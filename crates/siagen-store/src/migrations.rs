@@ -1,0 +1,134 @@
+//! Versioned schema migrations, applied in order at start, each in its own transaction.
+
+use crate::Result;
+use rusqlite::Connection;
+
+/// (version, SQL). Append only: a released migration is never edited.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    roles INTEGER NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    patient_ref TEXT NOT NULL,
+    state TEXT NOT NULL,
+    current_revision_id INTEGER,
+    created_by INTEGER NOT NULL REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX documents_state ON documents(state, id);
+CREATE INDEX documents_kind ON documents(kind, id);
+CREATE INDEX documents_author ON documents(created_by, id);
+CREATE TABLE revisions (
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id),
+    number INTEGER NOT NULL,
+    parent_id INTEGER REFERENCES revisions(id),
+    text TEXT NOT NULL,
+    text_sha256 TEXT NOT NULL,
+    author_kind TEXT NOT NULL CHECK (author_kind IN ('human', 'model')),
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    model_id TEXT,
+    model_version TEXT,
+    model_params TEXT,
+    seed INTEGER,
+    prompt_sha256 TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (document_id, number)
+);
+CREATE TABLE validations (
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id),
+    revision_id INTEGER NOT NULL REFERENCES revisions(id),
+    validator_id INTEGER NOT NULL REFERENCES users(id),
+    validated_at TEXT NOT NULL,
+    machine_revision_id INTEGER REFERENCES revisions(id),
+    edit_distance REAL,
+    diff TEXT
+);
+CREATE INDEX validations_doc ON validations(document_id, id);
+CREATE TABLE document_events (
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id),
+    revision_id INTEGER REFERENCES revisions(id),
+    event TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    at TEXT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX document_events_doc ON document_events(document_id, id);
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE audit_checkpoints (
+    seq INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    ts TEXT NOT NULL
+);
+"#,
+)];
+
+/// Applies every migration not yet recorded in `schema_migrations`.
+pub(crate) fn apply(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )?;
+    let current: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let applied = conn.execute_batch(sql).and_then(|_| {
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![version, crate::now()],
+            )
+        });
+        match applied {
+            Ok(_) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}

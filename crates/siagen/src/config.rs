@@ -1,0 +1,59 @@
+//! Configuration: flags and `SIAGEN_*` variables win over the TOML file, which wins over the
+//! defaults. The file is `--config`/`SIAGEN_CONFIG`, else `siagen.toml` in the data directory.
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Keys of the TOML file (all optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen address, `host:port`.
+    pub addr: Option<String>,
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Small sites: may validators validate their own revisions?
+    pub allow_self_validation: Option<bool>,
+    /// Signed audit checkpoint every N entries.
+    pub audit_checkpoint_every: Option<u64>,
+    /// SQLite `synchronous=FULL` (power-loss safe) instead of `NORMAL` (crash safe).
+    pub sync_full: Option<bool>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Web session lifetime, in hours.
+    pub session_ttl_hours: Option<i64>,
+    /// `Secure` flag on cookies (turn off only behind plain HTTP on a non-local host).
+    pub secure_cookies: Option<bool>,
+}
+
+impl FileConfig {
+    /// Reads the file, failing with its path and the TOML error on any mistake.
+    pub fn load(path: &Path) -> Result<FileConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// The explicit file, else `siagen.toml` in the data directory if present, else defaults.
+    pub fn discover(explicit: Option<&Path>, data_dir: Option<&Path>) -> Result<FileConfig> {
+        if let Some(p) = explicit {
+            return Self::load(p);
+        }
+        let dir = data_dir.map(Path::to_path_buf).unwrap_or_else(default_data_dir);
+        let candidate = dir.join("siagen.toml");
+        if candidate.exists() {
+            Self::load(&candidate)
+        } else {
+            Ok(FileConfig::default())
+        }
+    }
+}
+
+/// `./siagen-data`.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("siagen-data")
+}
+
+/// `127.0.0.1:8080`.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";

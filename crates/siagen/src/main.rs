@@ -1,0 +1,327 @@
+//! `siagen`: the command line. It parses arguments, loads the configuration, opens the store and
+//! wires the crates together; the rules live in the libraries.
+
+mod config;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use config::{FileConfig, DEFAULT_ADDR};
+use siagen_store::{Actor, NewUser, Roles, Store, StoreConfig};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "siagen", version, about = "Self-hosted generative AI for health professionals, under human validation")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Data directory (database, keys, indexes). Default: ./siagen-data
+    #[arg(long, env = "SIAGEN_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file. Default: siagen.toml in the data directory, if present.
+    #[arg(long, env = "SIAGEN_CONFIG", global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the HTTP server.
+    Serve {
+        /// Listen address host:port. Default: 127.0.0.1:8080
+        #[arg(long, env = "SIAGEN_ADDR")]
+        addr: Option<String>,
+    },
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Check and export the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create an account. Password from SIAGEN_NEW_PASSWORD, else generated and printed.
+    Add {
+        name: String,
+        /// Comma-separated roles: admin, clinician, validator, auditor.
+        #[arg(long)]
+        roles: String,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account (it can no longer log in or use its tokens).
+    Disable { name: String },
+    /// Re-enable an account.
+    Enable { name: String },
+    /// Replace an account's roles.
+    SetRoles {
+        name: String,
+        #[arg(long)]
+        roles: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token for USER and print it alone on stdout (shown once).
+    Create {
+        user: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+        /// Days until expiry (default: 90; 0 = never).
+        #[arg(long, default_value_t = 90)]
+        expires_days: i64,
+    },
+    /// Revoke a token by id.
+    Revoke { id: i64 },
+    /// List tokens (never their secrets).
+    List { user: Option<String> },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the hash chain and the signed checkpoints; exit code 1 on the first problem.
+    Verify,
+    /// Write entries as JSON lines.
+    Export {
+        /// Only entries at or after this date (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Print the public key that signs the checkpoints.
+    Pubkey,
+}
+
+struct Settings {
+    file: FileConfig,
+    data_dir: PathBuf,
+}
+
+impl Settings {
+    fn load(g: &Global) -> Result<Settings> {
+        let file = FileConfig::discover(g.config.as_deref(), g.data_dir.as_deref())?;
+        let data_dir = g
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(config::default_data_dir);
+        Ok(Settings { file, data_dir })
+    }
+
+    fn store(&self) -> Result<Store> {
+        let mut cfg = StoreConfig::new(&self.data_dir);
+        if let Some(v) = self.file.allow_self_validation {
+            cfg.allow_self_validation = v;
+        }
+        if let Some(v) = self.file.audit_checkpoint_every {
+            cfg.checkpoint_every = v;
+        }
+        if let Some(v) = self.file.sync_full {
+            cfg.sync_full = v;
+        }
+        Store::open(cfg)
+            .with_context(|| format!("cannot open the data directory {}", self.data_dir.display()))
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        // One line, the way a person reads it: the outermost context and its cause.
+        let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+        eprintln!("siagen: error: {}", msg.join(": "));
+        std::process::exit(2);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let settings = Settings::load(&cli.global)?;
+    match cli.command {
+        Command::Serve { addr } => serve(settings, addr),
+        Command::User(cmd) => user(settings, cmd),
+        Command::Token(cmd) => token(settings, cmd),
+        Command::Audit(cmd) => audit(settings, cmd),
+    }
+}
+
+fn user(settings: Settings, cmd: UserCmd) -> Result<()> {
+    let store = settings.store()?;
+    let cli = Actor::cli();
+    match cmd {
+        UserCmd::Add { name, roles } => {
+            let roles = Roles::parse_list(&roles)?;
+            let (password, generated) = match std::env::var("SIAGEN_NEW_PASSWORD") {
+                Ok(p) if !p.is_empty() => (p, false),
+                _ => (siagen_store::generate_password(), true),
+            };
+            let user = store.create_user(&cli, NewUser { name, password: password.clone(), roles })?;
+            println!("created user '{}' (id {}) with roles {}", user.name, user.id, user.roles);
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCmd::List => {
+            println!("{:>4}  {:<24} {:<36} {:<9} created", "id", "name", "roles", "status");
+            for u in store.list_users(&cli)? {
+                println!(
+                    "{:>4}  {:<24} {:<36} {:<9} {}",
+                    u.id,
+                    u.name,
+                    u.roles.to_string(),
+                    if u.disabled { "disabled" } else { "active" },
+                    u.created_at
+                );
+            }
+        }
+        UserCmd::Disable { name } => {
+            store.set_user_disabled(&cli, &name, true)?;
+            println!("user '{name}' disabled");
+        }
+        UserCmd::Enable { name } => {
+            store.set_user_disabled(&cli, &name, false)?;
+            println!("user '{name}' enabled");
+        }
+        UserCmd::SetRoles { name, roles } => {
+            let u = store.set_user_roles(&cli, &name, Roles::parse_list(&roles)?)?;
+            println!("user '{name}' now has roles {}", u.roles);
+        }
+    }
+    Ok(())
+}
+
+fn token(settings: Settings, cmd: TokenCmd) -> Result<()> {
+    let store = settings.store()?;
+    let cli = Actor::cli();
+    match cmd {
+        TokenCmd::Create { user, label, expires_days } => {
+            if expires_days < 0 {
+                bail!("--expires-days must be 0 (never) or more");
+            }
+            let expires = (expires_days > 0)
+                .then(|| chrono::Utc::now() + chrono::Duration::days(expires_days));
+            let (_, secret) = store.create_token(&cli, &user, &label, expires)?;
+            println!("{secret}");
+        }
+        TokenCmd::Revoke { id } => {
+            store.revoke_token(&cli, id)?;
+            println!("token {id} revoked");
+        }
+        TokenCmd::List { user } => {
+            println!("{:>4}  {:<20} {:<16} {:<26} {:<26} status", "id", "user", "label", "created", "expires");
+            for t in store.list_tokens(&cli, user.as_deref())? {
+                println!(
+                    "{:>4}  {:<20} {:<16} {:<26} {:<26} {}",
+                    t.id,
+                    t.user_name,
+                    t.label,
+                    t.created_at,
+                    t.expires_at.as_deref().unwrap_or("never"),
+                    if t.revoked_at.is_some() { "revoked" } else { "active" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn audit(settings: Settings, cmd: AuditCmd) -> Result<()> {
+    let store = settings.store()?;
+    match cmd {
+        AuditCmd::Verify => {
+            let report = store.audit_verify()?;
+            match &report.problem {
+                None => {
+                    println!(
+                        "OK: {} entries, {} signed checkpoints verified",
+                        report.entries, report.checkpoints
+                    );
+                }
+                Some(p) => {
+                    println!("FAILED at entry {} ({}): {}", p.seq, p.kind, p.message);
+                    std::process::exit(1);
+                }
+            }
+        }
+        AuditCmd::Export { since } => {
+            if let Some(s) = &since {
+                let ok = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+                    || chrono::DateTime::parse_from_rfc3339(s).is_ok();
+                if !ok {
+                    bail!("--since must be a date YYYY-MM-DD or an RFC 3339 time, not '{s}'");
+                }
+            }
+            use std::io::Write;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            for e in store.audit_entries(since.as_deref(), None)? {
+                serde_json::to_writer(&mut out, &e)?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+        }
+        AuditCmd::Pubkey => println!("{}", store.audit_public_key()),
+    }
+    Ok(())
+}
+
+fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
+    let addr = addr
+        .or_else(|| settings.file.addr.clone())
+        .unwrap_or_else(|| DEFAULT_ADDR.to_string());
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .with_context(|| format!("invalid --addr '{addr}': expected host:port, e.g. 127.0.0.1:8080"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let store = Arc::new(settings.store()?);
+    let admin_pw = std::env::var("SIAGEN_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    if let Some((password, generated)) = store.ensure_admin(admin_pw.as_deref())? {
+        if generated {
+            println!("created administrator 'admin'; one-time password: {password}");
+        } else {
+            println!("created administrator 'admin' with the password from SIAGEN_ADMIN_PASSWORD");
+        }
+    }
+    let mut server_cfg = siagen_server::ServerConfig::default();
+    if let Some(v) = settings.file.max_body_bytes {
+        server_cfg.max_body_bytes = v;
+    }
+    if let Some(h) = settings.file.session_ttl_hours {
+        server_cfg.session_ttl = chrono::Duration::hours(h);
+    }
+    if let Some(v) = settings.file.secure_cookies {
+        server_cfg.secure_cookies = v;
+    }
+    let state = siagen_server::AppState::new(store.clone(), server_cfg);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        store.audit_event("system", "server.start", "server", "ok", serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }))?;
+        println!("siagen listening on http://{local} (data: {})", settings.data_dir.display());
+        siagen_server::serve(listener, state).await?;
+        store.audit_event("system", "server.stop", "server", "ok", serde_json::json!({}))?;
+        store.audit_checkpoint()?;
+        println!("siagen stopped; audit checkpoint signed");
+        Ok(())
+    })
+}
