@@ -72,7 +72,10 @@ fn loinc(kind: &str) -> (&'static str, &'static str) {
 pub fn bundle(e: &Export, now: &str) -> Value {
     let doc_id = format!("doc-{}", e.document_id);
     let practitioner_id = format!("user-{}", e.validator_id);
-    let device_id = e.machine.as_ref().map(|m| format!("model-rev-{}", m.revision_id));
+    let device_id = e
+        .machine
+        .as_ref()
+        .map(|m| format!("model-rev-{}", m.revision_id));
     let (code, display) = loinc(&e.kind);
     let data = base64::engine::general_purpose::STANDARD.encode(e.text.as_bytes());
     let sha1 = {
@@ -152,7 +155,10 @@ pub fn bundle(e: &Export, now: &str) -> Value {
             }
         }]);
     }
-    let mut entries = vec![json!({ "resource": document }), json!({ "resource": provenance })];
+    let mut entries = vec![
+        json!({ "resource": document }),
+        json!({ "resource": provenance }),
+    ];
     if let (Some(d), Some(m)) = (&device_id, &e.machine) {
         entries.push(json!({ "resource": {
             "resourceType": "Device",

@@ -89,7 +89,9 @@ pub(crate) async fn get_one(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<DocumentView>, Problem> {
     let store = state.store.clone();
-    Ok(Json(blocking(move || store.get_document(&actor, id)).await?))
+    Ok(Json(
+        blocking(move || store.get_document(&actor, id)).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -174,7 +176,9 @@ pub(crate) async fn history(
 ) -> Result<Json<Value>, Problem> {
     let store = state.store.clone();
     let (revisions, events) = blocking(move || store.history(&actor, id)).await?;
-    Ok(Json(json!({ "document_id": id, "revisions": revisions, "events": events })))
+    Ok(Json(
+        json!({ "document_id": id, "revisions": revisions, "events": events }),
+    ))
 }
 
 /// The `final` view: the validated text and who validated it; refused before validation.
@@ -245,8 +249,7 @@ pub(crate) async fn fhir(
         validated_at: validation.validated_at.clone(),
         validator_id: validation.validator_id,
         validator_name: validation.validator_name.clone(),
-        ai_content_remains: machine.is_some()
-            && validation.edit_distance.is_some_and(|d| d < 1.0),
+        ai_content_remains: machine.is_some() && validation.edit_distance.is_some_and(|d| d < 1.0),
         machine,
     };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

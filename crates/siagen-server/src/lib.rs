@@ -96,9 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/documents/{id}/fhir", get(documents::fhir))
         .route("/api/audit", get(session::audit_entries))
         .route("/api/audit/verify", get(session::audit_verify))
-        .fallback(|| async {
-            Problem::new(StatusCode::NOT_FOUND, "no-route", "no such route")
-        })
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no-route", "no such route") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -137,11 +135,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
 async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 /// Serves the application until SIGTERM or Ctrl-C, then lets in-flight requests finish.
@@ -156,9 +150,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

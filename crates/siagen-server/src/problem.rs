@@ -53,7 +53,9 @@ impl Problem {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            format!("internal error (reference {id}); the administrators can find it in the server log"),
+            format!(
+                "internal error (reference {id}); the administrators can find it in the server log"
+            ),
         )
     }
 }
@@ -114,9 +116,10 @@ fn json_problem(rej: JsonRejection) -> Problem {
     let (status, slug) = match &rej {
         JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-body"),
         JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed-json"),
-        JsonRejection::MissingJsonContentType(_) => {
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json-content-type-required")
-        }
+        JsonRejection::MissingJsonContentType(_) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "json-content-type-required",
+        ),
         _ if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large")
         }

@@ -64,7 +64,11 @@ pub(crate) async fn login(
                 "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
                 outcome.session_secret,
                 ttl.num_seconds(),
-                if state.config.secure_cookies { "; Secure" } else { "" }
+                if state.config.secure_cookies {
+                    "; Secure"
+                } else {
+                    ""
+                }
             );
             let body = json!({
                 "user": outcome.user,
@@ -121,10 +125,20 @@ pub(crate) async fn audit_entries(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    actor.require(Role::Auditor)?;
     let store = state.store.clone();
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let entries = blocking(move || store.audit_entries(q.since.as_deref(), Some(limit))).await?;
+    let entries = blocking(move || {
+        store.authorize(&actor, "audit.read", "audit", |a| a.require(Role::Auditor))?;
+        store.audit_event(
+            &actor.audit_label(),
+            "audit.read",
+            "audit",
+            "ok",
+            json!({ "limit": limit }),
+        )?;
+        store.audit_entries(q.since.as_deref(), Some(limit))
+    })
+    .await?;
     Ok(Json(json!({ "entries": entries })))
 }
 
@@ -132,9 +146,16 @@ pub(crate) async fn audit_verify(
     State(state): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    actor.require(Role::Auditor)?;
     let store = state.store.clone();
-    let report = blocking(move || store.audit_verify()).await?;
+    let report = blocking(move || {
+        store.authorize(&actor, "audit.verify", "audit", |a| {
+            a.require(Role::Auditor)
+        })?;
+        store.audit_verify()
+    })
+    .await?;
     let key = state.store.audit_public_key();
-    Ok(Json(json!({ "ok": report.ok(), "report": report, "public_key": key })))
+    Ok(Json(
+        json!({ "ok": report.ok(), "report": report, "public_key": key }),
+    ))
 }

@@ -203,7 +203,7 @@ const USER_COLS: &str = "id, name, roles, disabled, created_at";
 impl Store {
     /// Creates an account (administrators only).
     pub fn create_user(&self, actor: &Actor, new: NewUser) -> Result<User> {
-        actor.require(Role::Admin)?;
+        self.authorize(actor, "user.create", "user:?", |a| a.require(Role::Admin))?;
         check_name(&new.name)?;
         check_password(&new.password)?;
         let hash = hash_password(&new.password)?;
@@ -288,8 +288,12 @@ impl Store {
 
     /// Disables or re-enables an account. Disabling also ends its web sessions.
     pub fn set_user_disabled(&self, actor: &Actor, name: &str, disabled: bool) -> Result<User> {
-        actor.require(Role::Admin)?;
-        let action = if disabled { "user.disable" } else { "user.enable" };
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        self.authorize(actor, action, "user:?", |a| a.require(Role::Admin))?;
         self.write(&actor.audit_label(), action, "user:?", |tx| {
             let n = tx.execute(
                 "UPDATE users SET disabled = ?1 WHERE name = ?2",
@@ -312,7 +316,9 @@ impl Store {
 
     /// Replaces an account's roles.
     pub fn set_user_roles(&self, actor: &Actor, name: &str, roles: Roles) -> Result<User> {
-        actor.require(Role::Admin)?;
+        self.authorize(actor, "user.set_roles", "user:?", |a| {
+            a.require(Role::Admin)
+        })?;
         if roles.is_empty() {
             return Err(StoreError::Invalid("at least one role is needed".into()));
         }
@@ -360,8 +366,7 @@ impl Store {
         }
         let secret = random_secret("sgn_");
         let hash = sha256_hex(&secret);
-        let expires = expires_at
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        let expires = expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         let label = label.to_string();
         let info = self.write(&actor.audit_label(), "token.create", "token:?", |tx| {
             let at = now();
@@ -410,32 +415,37 @@ impl Store {
 
     /// Revokes a token by id (administrators, or the token's owner).
     pub fn revoke_token(&self, actor: &Actor, token_id: i64) -> Result<()> {
-        self.write(&actor.audit_label(), "token.revoke", &format!("token:{token_id}"), |tx| {
-            let owner: Option<(i64, Option<String>)> = tx
-                .query_row(
-                    "SELECT user_id, revoked_at FROM api_tokens WHERE id = ?1",
-                    [token_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let (owner, revoked) =
-                owner.ok_or_else(|| StoreError::NotFound(format!("no token with id {token_id}")))?;
-            if !actor.roles.has(Role::Admin) && actor.user_id != Some(owner) {
-                return Err(StoreError::Forbidden(
-                    "only an administrator or the token's owner may revoke it".into(),
-                ));
-            }
-            if revoked.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "token {token_id} is already revoked"
-                )));
-            }
-            tx.execute(
-                "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2",
-                params![now(), token_id],
-            )?;
-            Ok(((), format!("token:{token_id}"), json!({})))
-        })
+        self.write(
+            &actor.audit_label(),
+            "token.revoke",
+            &format!("token:{token_id}"),
+            |tx| {
+                let owner: Option<(i64, Option<String>)> = tx
+                    .query_row(
+                        "SELECT user_id, revoked_at FROM api_tokens WHERE id = ?1",
+                        [token_id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let (owner, revoked) = owner
+                    .ok_or_else(|| StoreError::NotFound(format!("no token with id {token_id}")))?;
+                if !actor.roles.has(Role::Admin) && actor.user_id != Some(owner) {
+                    return Err(StoreError::Forbidden(
+                        "only an administrator or the token's owner may revoke it".into(),
+                    ));
+                }
+                if revoked.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "token {token_id} is already revoked"
+                    )));
+                }
+                tx.execute(
+                    "UPDATE api_tokens SET revoked_at = ?1 WHERE id = ?2",
+                    params![now(), token_id],
+                )?;
+                Ok(((), format!("token:{token_id}"), json!({})))
+            },
+        )
     }
 
     /// Resolves a bearer token to its actor; refuses unknown, revoked, expired tokens and
@@ -468,13 +478,19 @@ impl Store {
         let (token_id, expires, revoked, user) =
             row.ok_or_else(|| StoreError::Unauthenticated("unknown API token".into()))?;
         if revoked.is_some() {
-            return Err(StoreError::Unauthenticated("this API token was revoked".into()));
+            return Err(StoreError::Unauthenticated(
+                "this API token was revoked".into(),
+            ));
         }
         if expires.is_some_and(|e| e <= now()) {
-            return Err(StoreError::Unauthenticated("this API token has expired".into()));
+            return Err(StoreError::Unauthenticated(
+                "this API token has expired".into(),
+            ));
         }
         if user.disabled {
-            return Err(StoreError::Unauthenticated("this account is disabled".into()));
+            return Err(StoreError::Unauthenticated(
+                "this account is disabled".into(),
+            ));
         }
         Ok(Actor {
             user_id: Some(user.id),
@@ -500,7 +516,11 @@ impl Store {
         // Verify outside the lock: Argon2 takes tens of milliseconds on purpose.
         let verified = found.as_ref().is_some_and(|(_, hash)| {
             PasswordHash::new(hash)
-                .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+                .map(|h| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &h)
+                        .is_ok()
+                })
                 .unwrap_or(false)
         });
         let refuse = |reason: &str, target: String| -> Result<LoginOutcome> {
@@ -526,8 +546,8 @@ impl Store {
         }
         let secret = random_secret("");
         let csrf = random_secret("");
-        let expires_at = (chrono::Utc::now() + ttl)
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let expires_at =
+            (chrono::Utc::now() + ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let actor = format!("user:{}", user.id);
         self.write(&actor, "auth.login", &actor, |tx| {
             tx.execute(
@@ -572,10 +592,14 @@ impl Store {
         let (csrf, expires, user) =
             row.ok_or_else(|| StoreError::Unauthenticated("session unknown or ended".into()))?;
         if expires <= now() {
-            return Err(StoreError::Unauthenticated("session expired: log in again".into()));
+            return Err(StoreError::Unauthenticated(
+                "session expired: log in again".into(),
+            ));
         }
         if user.disabled {
-            return Err(StoreError::Unauthenticated("this account is disabled".into()));
+            return Err(StoreError::Unauthenticated(
+                "this account is disabled".into(),
+            ));
         }
         Ok(Session {
             actor: Actor {

@@ -29,10 +29,7 @@ impl AuditHead {
     pub(crate) fn load(conn: &Connection) -> Result<AuditHead> {
         let last: Option<(i64, String)> = conn
             .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
-            .query_row(
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let last_checkpoint: i64 = conn
             .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints")?
@@ -273,6 +270,29 @@ impl Store {
         }
     }
 
+    /// Runs a permission check; a refusal is appended to the trail before it is returned.
+    pub fn authorize<T>(
+        &self,
+        actor: &crate::Actor,
+        action: &str,
+        target: &str,
+        check: impl FnOnce(&crate::Actor) -> Result<T>,
+    ) -> Result<T> {
+        match check(actor) {
+            Err(err @ StoreError::Forbidden(_)) => {
+                self.audit_event(
+                    &actor.audit_label(),
+                    action,
+                    target,
+                    "refused",
+                    serde_json::json!({ "reason": err.to_string() }),
+                )?;
+                Err(err)
+            }
+            other => other,
+        }
+    }
+
     /// Appends a stand-alone event (a failed login, a refused token, a re-identification...).
     pub fn audit_event(
         &self,
@@ -326,7 +346,11 @@ impl Store {
     }
 
     /// Entries at or after `since` (an RFC 3339 time or a date `YYYY-MM-DD`), in order.
-    pub fn audit_entries(&self, since: Option<&str>, limit: Option<i64>) -> Result<Vec<AuditEntry>> {
+    pub fn audit_entries(
+        &self,
+        since: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Vec<AuditEntry>> {
         let guard = self.lock();
         let mut stmt = guard.conn.prepare(
             "SELECT seq, ts, actor, action, target, outcome, details, prev_hash, hash
@@ -373,7 +397,14 @@ fn verify(conn: &Connection, key: &VerifyingKey) -> Result<VerifyReport> {
     let mut prev = GENESIS.to_string();
     while let Some(r) = rows.next()? {
         let seq: i64 = r.get(0)?;
-        let fields: [String; 6] = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?];
+        let fields: [String; 6] = [
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ];
         let prev_hash: String = r.get(7)?;
         let hash: String = r.get(8)?;
         report.entries += 1;
@@ -381,7 +412,10 @@ fn verify(conn: &Connection, key: &VerifyingKey) -> Result<VerifyReport> {
             report.problem = problem(
                 expected_seq,
                 "removed",
-                format!("entries {expected_seq} to {} are missing (removed)", seq - 1),
+                format!(
+                    "entries {expected_seq} to {} are missing (removed)",
+                    seq - 1
+                ),
             );
             return Ok(report);
         }
@@ -412,7 +446,8 @@ fn verify(conn: &Connection, key: &VerifyingKey) -> Result<VerifyReport> {
     }
     let last_seq = expected_seq - 1;
     drop(rows);
-    let mut cps = conn.prepare("SELECT seq, hash, public_key, signature FROM audit_checkpoints ORDER BY seq")?;
+    let mut cps = conn
+        .prepare("SELECT seq, hash, public_key, signature FROM audit_checkpoints ORDER BY seq")?;
     let mut rows = cps.query([])?;
     let own_key = hex::encode(key.to_bytes());
     while let Some(r) = rows.next()? {
@@ -425,7 +460,10 @@ fn verify(conn: &Connection, key: &VerifyingKey) -> Result<VerifyReport> {
             && hex::decode(&signature)
                 .ok()
                 .and_then(|b| Signature::from_slice(&b).ok())
-                .map(|sig| key.verify(checkpoint_message(seq, &hash).as_bytes(), &sig).is_ok())
+                .map(|sig| {
+                    key.verify(checkpoint_message(seq, &hash).as_bytes(), &sig)
+                        .is_ok()
+                })
                 .unwrap_or(false);
         if !sig_ok {
             report.problem = problem(
@@ -444,7 +482,9 @@ fn verify(conn: &Connection, key: &VerifyingKey) -> Result<VerifyReport> {
             return Ok(report);
         }
         let stored: Option<String> = conn
-            .query_row("SELECT hash FROM audit_log WHERE seq = ?1", [seq], |r| r.get(0))
+            .query_row("SELECT hash FROM audit_log WHERE seq = ?1", [seq], |r| {
+                r.get(0)
+            })
             .optional()?;
         if stored.as_deref() != Some(hash.as_str()) {
             report.problem = problem(

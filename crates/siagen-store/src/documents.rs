@@ -532,6 +532,7 @@ fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn insert_revision(
     conn: &Connection,
     doc_id: i64,
@@ -601,7 +602,9 @@ fn set_state(conn: &Connection, doc_id: i64, state: DocState, at: &str) -> Resul
 impl Store {
     /// Creates a document with its first revision, as a draft (clinicians).
     pub fn create_document(&self, actor: &Actor, new: NewDocument) -> Result<DocumentView> {
-        let user = actor.require_human(Role::Clinician)?;
+        let user = self.authorize(actor, "document.create", "document:?", |a| {
+            a.require_human(Role::Clinician)
+        })?;
         check_new(&new)?;
         self.write(&actor.audit_label(), "document.create", "document:?", |tx| {
             let at = now();
@@ -637,10 +640,12 @@ impl Store {
         generated_by: Option<ModelAuthor>,
         base_revision_id: Option<i64>,
     ) -> Result<DocumentView> {
-        let user = actor.require_human(Role::Clinician)?;
+        let target = format!("document:{doc_id}");
+        let user = self.authorize(actor, "document.revise", &target, |a| {
+            a.require_human(Role::Clinician)
+        })?;
         check_text(text)?;
         check_model(&generated_by)?;
-        let target = format!("document:{doc_id}");
         self.write(&actor.audit_label(), "document.revise", &target, |tx| {
             let (state, current) = current_state(tx, doc_id)?;
             if let Some(base) = base_revision_id {
@@ -686,28 +691,40 @@ impl Store {
 
     /// Sends a draft to review (clinicians).
     pub fn submit(&self, actor: &Actor, doc_id: i64) -> Result<DocumentView> {
-        let user = actor.require_human(Role::Clinician)?;
         let target = format!("document:{doc_id}");
+        let user = self.authorize(actor, "document.submit", &target, |a| {
+            a.require_human(Role::Clinician)
+        })?;
         self.write(&actor.audit_label(), "document.submit", &target, |tx| {
             let (state, current) = current_state(tx, doc_id)?;
             if state != DocState::Draft {
                 return Err(StoreError::Conflict(format!(
                     "only a draft can be submitted; this document is {state}{}",
-                    if state == DocState::Rejected { " (edit it first)" } else { "" }
+                    if state == DocState::Rejected {
+                        " (edit it first)"
+                    } else {
+                        ""
+                    }
                 )));
             }
             let at = now();
             set_state(tx, doc_id, DocState::InReview, &at)?;
             add_event(tx, doc_id, Some(current), "submitted", user, &at, None)?;
-            Ok((load_view(tx, doc_id)?, target.clone(), json!({ "revision_id": current })))
+            Ok((
+                load_view(tx, doc_id)?,
+                target.clone(),
+                json!({ "revision_id": current }),
+            ))
         })
     }
 
     /// Validates one exact revision (named human validators only).
     pub fn validate(&self, actor: &Actor, doc_id: i64, revision_id: i64) -> Result<DocumentView> {
-        let user = actor.require_human(Role::Validator)?;
-        let allow_self = self.config.allow_self_validation;
         let target = format!("document:{doc_id}");
+        let user = self.authorize(actor, "document.validate", &target, |a| {
+            a.require_human(Role::Validator)
+        })?;
+        let allow_self = self.config.allow_self_validation;
         self.write(&actor.audit_label(), "document.validate", &target, |tx| {
             let (state, current) = current_state(tx, doc_id)?;
             if state != DocState::InReview {
@@ -760,7 +777,12 @@ impl Store {
 
     /// Sends a document in review back to its authors (validators), with a reason.
     pub fn reject(&self, actor: &Actor, doc_id: i64, reason: &str) -> Result<DocumentView> {
-        let user = actor.require_human(Role::Validator)?;
+        let user = self.authorize(
+            actor,
+            "document.reject",
+            &format!("document:{doc_id}"),
+            |a| a.require_human(Role::Validator),
+        )?;
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 2000 {
             return Err(StoreError::Invalid(
@@ -777,7 +799,15 @@ impl Store {
             }
             let at = now();
             set_state(tx, doc_id, DocState::Rejected, &at)?;
-            add_event(tx, doc_id, Some(current), "rejected", user, &at, Some(reason))?;
+            add_event(
+                tx,
+                doc_id,
+                Some(current),
+                "rejected",
+                user,
+                &at,
+                Some(reason),
+            )?;
             Ok((
                 load_view(tx, doc_id)?,
                 target.clone(),
@@ -788,8 +818,8 @@ impl Store {
 
     /// Reads a document (audited as a view).
     pub fn get_document(&self, actor: &Actor, doc_id: i64) -> Result<DocumentView> {
-        read_role(actor)?;
         let target = format!("document:{doc_id}");
+        self.authorize(actor, "document.view", &target, read_role)?;
         self.write(&actor.audit_label(), "document.view", &target, |tx| {
             let view = load_view(tx, doc_id)?;
             let rev = view.current_revision.id;
@@ -799,9 +829,14 @@ impl Store {
 
     /// The final view of a validated document, for export (FHIR, print, API). Refused unless the
     /// current revision is the validated one. Audited with the exported format.
-    pub fn export_document(&self, actor: &Actor, doc_id: i64, format: &str) -> Result<DocumentView> {
-        read_role(actor)?;
+    pub fn export_document(
+        &self,
+        actor: &Actor,
+        doc_id: i64,
+        format: &str,
+    ) -> Result<DocumentView> {
         let target = format!("document:{doc_id}");
+        self.authorize(actor, "document.export", &target, read_role)?;
         self.write(&actor.audit_label(), "document.export", &target, |tx| {
             let view = load_view(tx, doc_id)?;
             if !view.is_final() {
@@ -822,8 +857,8 @@ impl Store {
         actor: &Actor,
         doc_id: i64,
     ) -> Result<(Vec<RevisionView>, Vec<HistoryEvent>)> {
-        read_role(actor)?;
         let target = format!("document:{doc_id}");
+        self.authorize(actor, "document.history", &target, read_role)?;
         self.write(&actor.audit_label(), "document.history", &target, |tx| {
             current_state(tx, doc_id)?;
             let revisions = tx
@@ -855,11 +890,17 @@ impl Store {
     }
 
     /// Lists documents, newest first, with filters and paging (audited).
-    pub fn list_documents(&self, actor: &Actor, filter: &DocumentFilter) -> Result<Page<DocumentSummary>> {
-        read_role(actor)?;
+    pub fn list_documents(
+        &self,
+        actor: &Actor,
+        filter: &DocumentFilter,
+    ) -> Result<Page<DocumentSummary>> {
+        self.authorize(actor, "document.list", "documents", read_role)?;
         let per_page = filter.per_page.unwrap_or(50);
         if !(1..=200).contains(&per_page) {
-            return Err(StoreError::Invalid("per_page must be between 1 and 200".into()));
+            return Err(StoreError::Invalid(
+                "per_page must be between 1 and 200".into(),
+            ));
         }
         let page = filter.page.unwrap_or(1);
         if page < 1 {
@@ -918,7 +959,12 @@ impl Store {
                 .collect::<Result<Vec<_>>>()?;
             let ids: Vec<i64> = items.iter().map(|d| d.id).collect();
             Ok((
-                Page { items, total, page, per_page },
+                Page {
+                    items,
+                    total,
+                    page,
+                    per_page,
+                },
                 "documents".to_string(),
                 json!({ "state": state, "kind": kind, "page": page, "ids": ids }),
             ))

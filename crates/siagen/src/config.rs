@@ -40,7 +40,9 @@ impl FileConfig {
         if let Some(p) = explicit {
             return Self::load(p);
         }
-        let dir = data_dir.map(Path::to_path_buf).unwrap_or_else(default_data_dir);
+        let dir = data_dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(default_data_dir);
         let candidate = dir.join("siagen.toml");
         if candidate.exists() {
             Self::load(&candidate)

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "siagen", version, about = "Self-hosted generative AI for health professionals, under human validation")]
+#[command(
+    name = "siagen",
+    version,
+    about = "Self-hosted generative AI for health professionals, under human validation"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -164,14 +168,27 @@ fn user(settings: Settings, cmd: UserCmd) -> Result<()> {
                 Ok(p) if !p.is_empty() => (p, false),
                 _ => (siagen_store::generate_password(), true),
             };
-            let user = store.create_user(&cli, NewUser { name, password: password.clone(), roles })?;
-            println!("created user '{}' (id {}) with roles {}", user.name, user.id, user.roles);
+            let user = store.create_user(
+                &cli,
+                NewUser {
+                    name,
+                    password: password.clone(),
+                    roles,
+                },
+            )?;
+            println!(
+                "created user '{}' (id {}) with roles {}",
+                user.name, user.id, user.roles
+            );
             if generated {
                 println!("password (shown once): {password}");
             }
         }
         UserCmd::List => {
-            println!("{:>4}  {:<24} {:<36} {:<9} created", "id", "name", "roles", "status");
+            println!(
+                "{:>4}  {:<24} {:<36} {:<9} created",
+                "id", "name", "roles", "status"
+            );
             for u in store.list_users(&cli)? {
                 println!(
                     "{:>4}  {:<24} {:<36} {:<9} {}",
@@ -203,7 +220,11 @@ fn token(settings: Settings, cmd: TokenCmd) -> Result<()> {
     let store = settings.store()?;
     let cli = Actor::cli();
     match cmd {
-        TokenCmd::Create { user, label, expires_days } => {
+        TokenCmd::Create {
+            user,
+            label,
+            expires_days,
+        } => {
             if expires_days < 0 {
                 bail!("--expires-days must be 0 (never) or more");
             }
@@ -217,7 +238,10 @@ fn token(settings: Settings, cmd: TokenCmd) -> Result<()> {
             println!("token {id} revoked");
         }
         TokenCmd::List { user } => {
-            println!("{:>4}  {:<20} {:<16} {:<26} {:<26} status", "id", "user", "label", "created", "expires");
+            println!(
+                "{:>4}  {:<20} {:<16} {:<26} {:<26} status",
+                "id", "user", "label", "created", "expires"
+            );
             for t in store.list_tokens(&cli, user.as_deref())? {
                 println!(
                     "{:>4}  {:<20} {:<16} {:<26} {:<26} {}",
@@ -226,7 +250,11 @@ fn token(settings: Settings, cmd: TokenCmd) -> Result<()> {
                     t.label,
                     t.created_at,
                     t.expires_at.as_deref().unwrap_or("never"),
-                    if t.revoked_at.is_some() { "revoked" } else { "active" }
+                    if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
                 );
             }
         }
@@ -278,18 +306,19 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
     let addr = addr
         .or_else(|| settings.file.addr.clone())
         .unwrap_or_else(|| DEFAULT_ADDR.to_string());
-    let addr: std::net::SocketAddr = addr
-        .parse()
-        .with_context(|| format!("invalid --addr '{addr}': expected host:port, e.g. 127.0.0.1:8080"))?;
+    let addr: std::net::SocketAddr = addr.parse().with_context(|| {
+        format!("invalid --addr '{addr}': expected host:port, e.g. 127.0.0.1:8080")
+    })?;
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let store = Arc::new(settings.store()?);
-    let admin_pw = std::env::var("SIAGEN_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let admin_pw = std::env::var("SIAGEN_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
     if let Some((password, generated)) = store.ensure_admin(admin_pw.as_deref())? {
         if generated {
             println!("created administrator 'admin'; one-time password: {password}");
@@ -316,10 +345,25 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        store.audit_event("system", "server.start", "server", "ok", serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }))?;
-        println!("siagen listening on http://{local} (data: {})", settings.data_dir.display());
+        store.audit_event(
+            "system",
+            "server.start",
+            "server",
+            "ok",
+            serde_json::json!({ "version": env!("CARGO_PKG_VERSION") }),
+        )?;
+        println!(
+            "siagen listening on http://{local} (data: {})",
+            settings.data_dir.display()
+        );
         siagen_server::serve(listener, state).await?;
-        store.audit_event("system", "server.stop", "server", "ok", serde_json::json!({}))?;
+        store.audit_event(
+            "system",
+            "server.stop",
+            "server",
+            "ok",
+            serde_json::json!({}),
+        )?;
         store.audit_checkpoint()?;
         println!("siagen stopped; audit checkpoint signed");
         Ok(())
