@@ -6,6 +6,7 @@
 
 mod auth;
 mod documents;
+mod meds;
 mod problem;
 mod session;
 
@@ -41,6 +42,13 @@ impl Default for ServerConfig {
     }
 }
 
+/// The capabilities the server exposes besides documents, each loaded once at start.
+#[derive(Clone, Default)]
+pub struct Services {
+    /// Thesaurus editions for drug-interaction checks; the first is the default.
+    pub meds: Vec<Arc<siagen_meds::Thesaurus>>,
+}
+
 /// Shared state of all handlers.
 #[derive(Clone)]
 pub struct AppState {
@@ -48,15 +56,18 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// HTTP settings.
     pub config: Arc<ServerConfig>,
+    /// Loaded capabilities.
+    pub services: Arc<Services>,
     throttle: Arc<auth::Throttle>,
 }
 
 impl AppState {
-    /// State over an opened store.
-    pub fn new(store: Arc<Store>, config: ServerConfig) -> Self {
+    /// State over an opened store and loaded services.
+    pub fn new(store: Arc<Store>, config: ServerConfig, services: Services) -> Self {
         Self {
             store,
             config: Arc::new(config),
+            services: Arc::new(services),
             throttle: Arc::default(),
         }
     }
@@ -94,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/documents/{id}/history", get(documents::history))
         .route("/api/documents/{id}/final", get(documents::final_view))
         .route("/api/documents/{id}/fhir", get(documents::fhir))
+        .route("/api/meds/check", post(meds::check))
+        .route("/api/meds/editions", get(meds::editions))
         .route("/api/audit", get(session::audit_entries))
         .route("/api/audit/verify", get(session::audit_verify))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no-route", "no such route") })

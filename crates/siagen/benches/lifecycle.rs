@@ -12,8 +12,17 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_siagen");
 
 fn cli(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new(BIN).args(args).env("SIAGEN_DATA_DIR", dir).envs(env.iter().copied()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(args)
+        .env("SIAGEN_DATA_DIR", dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -22,11 +31,25 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let secs: u64 = std::env::var("SIAGEN_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let clients: usize = std::env::var("SIAGEN_BENCH_CLIENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    let secs: u64 = std::env::var("SIAGEN_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let clients: usize = std::env::var("SIAGEN_BENCH_CLIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
     let dir = tempfile::tempdir().unwrap();
-    cli(dir.path(), &["user", "add", "alice", "--roles", "clinician"], &[("SIAGEN_NEW_PASSWORD", "alice-password-123")]);
-    cli(dir.path(), &["user", "add", "bob", "--roles", "validator"], &[("SIAGEN_NEW_PASSWORD", "bob-password-1234")]);
+    cli(
+        dir.path(),
+        &["user", "add", "alice", "--roles", "clinician"],
+        &[("SIAGEN_NEW_PASSWORD", "alice-password-123")],
+    );
+    cli(
+        dir.path(),
+        &["user", "add", "bob", "--roles", "validator"],
+        &[("SIAGEN_NEW_PASSWORD", "bob-password-1234")],
+    );
     let alice = cli(dir.path(), &["token", "create", "alice"], &[]);
     let bob = cli(dir.path(), &["token", "create", "bob"], &[]);
     let mut child = Command::new(BIN)
@@ -46,7 +69,11 @@ fn main() {
         }
     };
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let (lifecycles, requests, elapsed) = rt.block_on(async move {
         let client = reqwest::Client::new();
         let start = Instant::now();
@@ -106,7 +133,21 @@ fn main() {
     r.sort();
     let rate = l.len() as f64 / elapsed.as_secs_f64();
     println!("siagen lifecycle bench: {clients} concurrent clients, {secs} s, SQLite WAL, audit trail on");
-    println!("  lifecycles: {} in {:.2} s = {:.0} lifecycles/s ({:.0} requests/s)", l.len(), elapsed.as_secs_f64(), rate, r.len() as f64 / elapsed.as_secs_f64());
-    println!("  lifecycle latency: p50 {:.2} ms, p99 {:.2} ms", percentile(&l, 0.5).as_secs_f64() * 1e3, percentile(&l, 0.99).as_secs_f64() * 1e3);
-    println!("  request latency:   p50 {:.2} ms, p99 {:.2} ms", percentile(&r, 0.5).as_secs_f64() * 1e3, percentile(&r, 0.99).as_secs_f64() * 1e3);
+    println!(
+        "  lifecycles: {} in {:.2} s = {:.0} lifecycles/s ({:.0} requests/s)",
+        l.len(),
+        elapsed.as_secs_f64(),
+        rate,
+        r.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  lifecycle latency: p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&l, 0.5).as_secs_f64() * 1e3,
+        percentile(&l, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "  request latency:   p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&r, 0.5).as_secs_f64() * 1e3,
+        percentile(&r, 0.99).as_secs_f64() * 1e3
+    );
 }

@@ -25,6 +25,10 @@ pub struct FileConfig {
     pub session_ttl_hours: Option<i64>,
     /// `Secure` flag on cookies (turn off only behind plain HTTP on a non-local host).
     pub secure_cookies: Option<bool>,
+    /// Directory with newer ANSM thesaurus editions (`thesaurus-<edition>.json`...).
+    pub meds_thesaurus_dir: Option<PathBuf>,
+    /// Edition used when a request names none (default: the newest).
+    pub meds_default_edition: Option<String>,
 }
 
 impl FileConfig {

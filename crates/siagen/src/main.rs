@@ -50,6 +50,26 @@ enum Command {
     /// Check and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Drug-interaction checks on the ANSM thesaurus.
+    #[command(subcommand)]
+    Meds(MedsCmd),
+}
+
+#[derive(Subcommand)]
+enum MedsCmd {
+    /// Check drug lines against each other: `siagen meds check "KARDEGIC 75 mg" "Eliquis 5mg x2/j"`.
+    Check {
+        /// Drug lines as written in a prescription.
+        drugs: Vec<String>,
+        /// Batch mode: JSON lines `{"id": ..., "drugs": [...]}` in, one JSON line out per input.
+        #[arg(long, conflicts_with = "drugs")]
+        jsonl: Option<PathBuf>,
+        /// Thesaurus edition (default: the newest available).
+        #[arg(long)]
+        edition: Option<String>,
+    },
+    /// List the thesaurus editions available.
+    Editions,
 }
 
 #[derive(Subcommand)]
@@ -155,6 +175,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::User(cmd) => user(settings, cmd),
         Command::Token(cmd) => token(settings, cmd),
         Command::Audit(cmd) => audit(settings, cmd),
+        Command::Meds(cmd) => meds(settings, cmd),
     }
 }
 
@@ -302,6 +323,103 @@ fn audit(settings: Settings, cmd: AuditCmd) -> Result<()> {
     Ok(())
 }
 
+/// Every thesaurus edition available (built in, plus a configured directory), default first.
+fn load_thesauri(settings: &Settings) -> Result<Vec<Arc<siagen_meds::Thesaurus>>> {
+    let mut all: Vec<Arc<siagen_meds::Thesaurus>> = vec![];
+    if let Some(dir) = &settings.file.meds_thesaurus_dir {
+        for e in siagen_meds::Thesaurus::editions_in_dir(dir)? {
+            all.push(Arc::new(siagen_meds::Thesaurus::load_dir(dir, Some(&e))?));
+        }
+    }
+    for e in siagen_meds::builtin_editions() {
+        if !all.iter().any(|t| t.edition() == e) {
+            all.push(Arc::new(siagen_meds::Thesaurus::builtin(Some(e))?));
+        }
+    }
+    // Newest first (editions are named YYYY-MM), then the configured default in front.
+    all.sort_by(|a, b| b.edition().cmp(a.edition()));
+    if let Some(d) = &settings.file.meds_default_edition {
+        let pos = all
+            .iter()
+            .position(|t| t.edition() == d)
+            .with_context(|| format!("meds_default_edition '{d}' is not available"))?;
+        let t = all.remove(pos);
+        all.insert(0, t);
+    }
+    Ok(all)
+}
+
+fn pick_edition(
+    all: Vec<Arc<siagen_meds::Thesaurus>>,
+    edition: Option<&str>,
+) -> Result<Arc<siagen_meds::Thesaurus>> {
+    let names: Vec<String> = all.iter().map(|t| t.edition().to_string()).collect();
+    match edition {
+        None => all
+            .into_iter()
+            .next()
+            .context("no thesaurus edition available"),
+        Some(e) => all.into_iter().find(|t| t.edition() == e).with_context(|| {
+            format!(
+                "thesaurus edition '{e}' is not available (available: {})",
+                names.join(", ")
+            )
+        }),
+    }
+}
+
+fn meds(settings: Settings, cmd: MedsCmd) -> Result<()> {
+    match cmd {
+        MedsCmd::Editions => {
+            for (i, t) in load_thesauri(&settings)?.iter().enumerate() {
+                println!("{}{}", t.edition(), if i == 0 { " (default)" } else { "" });
+            }
+        }
+        MedsCmd::Check {
+            drugs,
+            jsonl,
+            edition,
+        } => {
+            let thesaurus = pick_edition(load_thesauri(&settings)?, edition.as_deref())?;
+            match jsonl {
+                Some(path) => {
+                    use std::io::{BufRead, Write};
+                    let file = std::fs::File::open(&path)
+                        .with_context(|| format!("cannot open {}", path.display()))?;
+                    let stdout = std::io::stdout();
+                    let mut out = std::io::BufWriter::new(stdout.lock());
+                    let mut errors = 0usize;
+                    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+                        let line =
+                            line.with_context(|| format!("cannot read {}", path.display()))?;
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        match thesaurus.check_jsonl_line(&line) {
+                            Ok(answer) => writeln!(out, "{answer}")?,
+                            Err(e) => {
+                                errors += 1;
+                                eprintln!("siagen: {}:{}: {e}", path.display(), n + 1);
+                            }
+                        }
+                    }
+                    out.flush()?;
+                    if errors > 0 {
+                        bail!("{errors} malformed line(s) skipped");
+                    }
+                }
+                None => {
+                    if drugs.is_empty() {
+                        bail!("give drug lines to check, or --jsonl FILE");
+                    }
+                    print!("{}", thesaurus.check(&drugs).to_table());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
     let addr = addr
         .or_else(|| settings.file.addr.clone())
@@ -336,7 +454,10 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
     if let Some(v) = settings.file.secure_cookies {
         server_cfg.secure_cookies = v;
     }
-    let state = siagen_server::AppState::new(store.clone(), server_cfg);
+    let services = siagen_server::Services {
+        meds: load_thesauri(&settings)?,
+    };
+    let state = siagen_server::AppState::new(store.clone(), server_cfg, services);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
