@@ -452,9 +452,8 @@ impl Store {
     /// disabled accounts with a specific message.
     pub fn authenticate_token(&self, secret: &str) -> Result<Actor> {
         let hash = sha256_hex(secret);
-        let guard = self.lock();
-        let row: Option<(i64, Option<String>, Option<String>, User)> = guard
-            .conn
+        let row: Option<(i64, Option<String>, Option<String>, User)> = self.read(|conn| {
+            Ok(conn
             .prepare_cached(
                 "SELECT t.id, t.expires_at, t.revoked_at, u.id, u.name, u.roles, u.disabled, u.created_at
                  FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1",
@@ -473,8 +472,8 @@ impl Store {
                     },
                 ))
             })
-            .optional()?;
-        drop(guard);
+            .optional()?)
+        })?;
         let (token_id, expires, revoked, user) =
             row.ok_or_else(|| StoreError::Unauthenticated("unknown API token".into()))?;
         if revoked.is_some() {
@@ -567,9 +566,8 @@ impl Store {
 
     /// Resolves a session cookie.
     pub fn session(&self, secret: &str) -> Result<Session> {
-        let guard = self.lock();
-        let row: Option<(String, String, User)> = guard
-            .conn
+        let row: Option<(String, String, User)> = self.read(|conn| {
+            Ok(conn
             .prepare_cached(
                 "SELECT s.csrf, s.expires_at, u.id, u.name, u.roles, u.disabled, u.created_at
                  FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
@@ -587,8 +585,8 @@ impl Store {
                     },
                 ))
             })
-            .optional()?;
-        drop(guard);
+            .optional()?)
+        })?;
         let (csrf, expires, user) =
             row.ok_or_else(|| StoreError::Unauthenticated("session unknown or ended".into()))?;
         if expires <= now() {

@@ -341,8 +341,13 @@ impl Store {
 
     /// Walks the whole chain and every checkpoint; reports the first problem.
     pub fn audit_verify(&self) -> Result<VerifyReport> {
-        let guard = self.lock();
-        verify(&guard.conn, &self.signer.verifying_key())
+        // One read transaction: a consistent snapshot while writers go on.
+        self.read(|conn| {
+            conn.execute_batch("BEGIN DEFERRED")?;
+            let report = verify(conn, &self.signer.verifying_key());
+            let _ = conn.execute_batch("COMMIT");
+            report
+        })
     }
 
     /// Entries at or after `since` (an RFC 3339 time or a date `YYYY-MM-DD`), in order.
@@ -351,8 +356,8 @@ impl Store {
         since: Option<&str>,
         limit: Option<i64>,
     ) -> Result<Vec<AuditEntry>> {
-        let guard = self.lock();
-        let mut stmt = guard.conn.prepare(
+        self.read(|conn| {
+        let mut stmt = conn.prepare(
             "SELECT seq, ts, actor, action, target, outcome, details, prev_hash, hash
              FROM audit_log WHERE ts >= ?1 ORDER BY seq LIMIT ?2",
         )?;
@@ -371,6 +376,7 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 }
 

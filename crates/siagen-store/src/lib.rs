@@ -72,6 +72,10 @@ struct Inner {
 /// short and synchronous, so async callers run them on a blocking thread.
 pub struct Store {
     inner: Mutex<Inner>,
+    /// Read-only connections: in WAL mode readers never wait for the writer, so token checks and
+    /// listings do not queue behind writes.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     signer: SigningKey,
     config: StoreConfig,
 }
@@ -88,8 +92,13 @@ impl Store {
         let conn = open_connection(&database_path(&config.data_dir), config.sync_full)?;
         migrations::apply(&conn)?;
         let signer = audit::load_or_create_key(&config.data_dir)?;
+        let readers = (0..READERS)
+            .map(|_| open_reader(&database_path(&config.data_dir)).map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Store {
             inner: Mutex::new(Inner { conn }),
+            readers,
+            next_reader: Default::default(),
             signer,
             config,
         })
@@ -107,11 +116,39 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `f` on a read-only connection (one that is free, if any).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        for r in &self.readers {
+            if let Ok(conn) = r.try_lock() {
+                return f(&conn);
+            }
+        }
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.readers.len();
+        let conn = self.readers[i].lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave SQLite half-written (the transaction is
         // rolled back on drop), so a poisoned lock is safe to reuse.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Read-only connections kept open.
+const READERS: usize = 4;
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
 }
 
 fn open_connection(path: &Path, sync_full: bool) -> Result<Connection> {
