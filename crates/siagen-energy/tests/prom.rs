@@ -1,5 +1,5 @@
-//! Exposition output checked by a real parser (`prometheus-parse`) and, when
-//! by Prometheus' own `promtool check metrics` (installed by scripts/test-deps.sh).
+//! Exposition output checked by a real parser (`prometheus-parse`) and by Prometheus' own
+//! `promtool check metrics` (installed by scripts/test-deps.sh).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
