@@ -111,9 +111,8 @@ fn accepted_by_promtool() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
-    let mut child = child.expect(
-        "promtool (Debian package `prometheus`) is missing: run scripts/test-deps.sh",
-    );
+    let mut child =
+        child.expect("promtool (Debian package `prometheus`) is missing: run scripts/test-deps.sh");
     child
         .stdin
         .take()

@@ -568,24 +568,24 @@ impl Store {
     pub fn session(&self, secret: &str) -> Result<Session> {
         let row: Option<(String, String, User)> = self.read(|conn| {
             Ok(conn
-            .prepare_cached(
-                "SELECT s.csrf, s.expires_at, u.id, u.name, u.roles, u.disabled, u.created_at
+                .prepare_cached(
+                    "SELECT s.csrf, s.expires_at, u.id, u.name, u.roles, u.disabled, u.created_at
                  FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
-            )?
-            .query_row([sha256_hex(secret)], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    User {
-                        id: r.get(2)?,
-                        name: r.get(3)?,
-                        roles: Roles::from_bits(r.get(4)?),
-                        disabled: r.get::<_, i64>(5)? != 0,
-                        created_at: r.get(6)?,
-                    },
-                ))
-            })
-            .optional()?)
+                )?
+                .query_row([sha256_hex(secret)], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        User {
+                            id: r.get(2)?,
+                            name: r.get(3)?,
+                            roles: Roles::from_bits(r.get(4)?),
+                            disabled: r.get::<_, i64>(5)? != 0,
+                            created_at: r.get(6)?,
+                        },
+                    ))
+                })
+                .optional()?)
         })?;
         let (csrf, expires, user) =
             row.ok_or_else(|| StoreError::Unauthenticated("session unknown or ended".into()))?;

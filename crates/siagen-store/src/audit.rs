@@ -357,25 +357,25 @@ impl Store {
         limit: Option<i64>,
     ) -> Result<Vec<AuditEntry>> {
         self.read(|conn| {
-        let mut stmt = conn.prepare(
-            "SELECT seq, ts, actor, action, target, outcome, details, prev_hash, hash
+            let mut stmt = conn.prepare(
+                "SELECT seq, ts, actor, action, target, outcome, details, prev_hash, hash
              FROM audit_log WHERE ts >= ?1 ORDER BY seq LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![since.unwrap_or(""), limit.unwrap_or(-1)], |r| {
-            let details: String = r.get(6)?;
-            Ok(AuditEntry {
-                seq: r.get(0)?,
-                ts: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                target: r.get(4)?,
-                outcome: r.get(5)?,
-                details: serde_json::from_str(&details).unwrap_or(Value::String(details)),
-                prev_hash: r.get(7)?,
-                hash: r.get(8)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            )?;
+            let rows = stmt.query_map(params![since.unwrap_or(""), limit.unwrap_or(-1)], |r| {
+                let details: String = r.get(6)?;
+                Ok(AuditEntry {
+                    seq: r.get(0)?,
+                    ts: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    outcome: r.get(5)?,
+                    details: serde_json::from_str(&details).unwrap_or(Value::String(details)),
+                    prev_hash: r.get(7)?,
+                    hash: r.get(8)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 }

@@ -164,6 +164,10 @@ pub struct ModelAuthor {
     /// SHA-256 (hex) of the prompt; never the prompt itself.
     #[serde(default)]
     pub prompt_sha256: Option<String>,
+    /// The generation that produced the text (id returned by the generation API), which links
+    /// the revision to its energy and audit records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_id: Option<String>,
 }
 
 fn empty_object() -> Value {
@@ -436,7 +440,7 @@ fn read_role(actor: &Actor) -> Result<()> {
     }
 }
 
-const REV_COLS: &str = "r.id, r.number, r.parent_id, r.author_kind, r.user_id, u.name, r.model_id, r.model_version, r.model_params, r.seed, r.prompt_sha256, r.created_at, r.text_sha256, r.text";
+const REV_COLS: &str = "r.id, r.number, r.parent_id, r.author_kind, r.user_id, u.name, r.model_id, r.model_version, r.model_params, r.seed, r.prompt_sha256, r.created_at, r.text_sha256, r.text, r.generation_id";
 
 fn revision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionView> {
     let kind: String = r.get(3)?;
@@ -453,6 +457,7 @@ fn revision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionView> {
                     .unwrap_or_else(empty_object),
                 seed: r.get(9)?,
                 prompt_sha256: r.get(10)?,
+                generation_id: r.get(14)?,
             },
             requested_by: user_id,
             requested_by_name: name,
@@ -546,8 +551,8 @@ fn insert_revision(
     let hash = sha256_hex(text);
     conn.prepare_cached(
         "INSERT INTO revisions (document_id, number, parent_id, text, text_sha256, author_kind, user_id,
-                                model_id, model_version, model_params, seed, prompt_sha256, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                model_id, model_version, model_params, seed, prompt_sha256, created_at, generation_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         doc_id,
@@ -562,9 +567,26 @@ fn insert_revision(
         model.as_ref().map(|m| m.parameters.to_string()),
         model.as_ref().and_then(|m| m.seed),
         model.as_ref().and_then(|m| m.prompt_sha256.as_ref()),
-        at
+        at,
+        model.as_ref().and_then(|m| m.generation_id.as_ref()),
     ])?;
     Ok((conn.last_insert_rowid(), hash))
+}
+
+fn check_generation(conn: &Connection, m: &Option<ModelAuthor>) -> Result<()> {
+    if let Some(id) = m.as_ref().and_then(|m| m.generation_id.as_ref()) {
+        let known = conn
+            .prepare_cached("SELECT 1 FROM generations WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !known {
+            return Err(StoreError::Invalid(format!(
+                "generated_by.generation_id '{id}' is not a generation of this server"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn add_event(
@@ -607,6 +629,7 @@ impl Store {
         })?;
         check_new(&new)?;
         self.write(&actor.audit_label(), "document.create", "document:?", |tx| {
+            check_generation(tx, &new.generated_by)?;
             let at = now();
             tx.prepare_cached(
                 "INSERT INTO documents (kind, title, patient_ref, state, created_by, created_at, updated_at)
@@ -647,6 +670,7 @@ impl Store {
         check_text(text)?;
         check_model(&generated_by)?;
         self.write(&actor.audit_label(), "document.revise", &target, |tx| {
+            check_generation(tx, &generated_by)?;
             let (state, current) = current_state(tx, doc_id)?;
             if let Some(base) = base_revision_id {
                 if base != current {

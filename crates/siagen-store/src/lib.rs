@@ -19,6 +19,7 @@ mod accounts;
 mod audit;
 pub mod diff;
 mod documents;
+mod energy;
 mod error;
 mod migrations;
 mod roles;
@@ -29,6 +30,7 @@ pub use documents::{
     Author, DocState, DocumentFilter, DocumentKind, DocumentSummary, DocumentView, HistoryEvent,
     ModelAuthor, NewDocument, Page, RevisionView, ValidationInfo,
 };
+pub use energy::{EnergyBy, EnergyRow, GenerationRecord};
 pub use error::{Result, StoreError};
 pub use roles::{Role, Roles};
 

@@ -4,9 +4,10 @@ use crate::Result;
 use rusqlite::Connection;
 
 /// (version, SQL). Append only: a released migration is never edited.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE users (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -102,7 +103,28 @@ CREATE TABLE audit_checkpoints (
     ts TEXT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE generations (
+    id TEXT PRIMARY KEY,
+    at TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    model TEXT NOT NULL,
+    route TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    finish_reason TEXT NOT NULL,
+    joules REAL NOT NULL,
+    co2e_g REAL NOT NULL,
+    energy_method TEXT NOT NULL
+);
+CREATE INDEX generations_at ON generations(at);
+ALTER TABLE revisions ADD COLUMN generation_id TEXT REFERENCES generations(id);
+"#,
+    ),
+];
 
 /// Applies every migration not yet recorded in `schema_migrations`.
 pub(crate) fn apply(conn: &Connection) -> Result<()> {

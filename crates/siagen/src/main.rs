@@ -53,6 +53,25 @@ enum Command {
     /// Drug-interaction checks on the ANSM thesaurus.
     #[command(subcommand)]
     Meds(MedsCmd),
+    /// Energy and CO2e of the generations served.
+    #[command(subcommand)]
+    Energy(EnergyCmd),
+}
+
+#[derive(Subcommand)]
+enum EnergyCmd {
+    /// Energy and CO2e grouped by user, model, document or day.
+    Report {
+        /// user, model, document or day.
+        #[arg(long, default_value = "day")]
+        by: String,
+        /// Only generations at or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -176,6 +195,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Token(cmd) => token(settings, cmd),
         Command::Audit(cmd) => audit(settings, cmd),
         Command::Meds(cmd) => meds(settings, cmd),
+        Command::Energy(cmd) => energy(settings, cmd),
     }
 }
 
@@ -319,6 +339,50 @@ fn audit(settings: Settings, cmd: AuditCmd) -> Result<()> {
             out.flush()?;
         }
         AuditCmd::Pubkey => println!("{}", store.audit_public_key()),
+    }
+    Ok(())
+}
+
+fn energy(settings: Settings, cmd: EnergyCmd) -> Result<()> {
+    let EnergyCmd::Report { by, since, csv } = cmd;
+    let by: siagen_store::EnergyBy = by.parse()?;
+    if let Some(s) = &since {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .with_context(|| format!("--since must be a date YYYY-MM-DD, not '{s}'"))?;
+    }
+    let store = settings.store()?;
+    let rows = store.energy_report(&Actor::cli(), by, since.as_deref())?;
+    if csv {
+        println!("key,generations,tokens,wh,co2e_g,measured");
+        for r in &rows {
+            let key = if r.key.contains([',', '"']) {
+                format!("\"{}\"", r.key.replace('"', "\"\""))
+            } else {
+                r.key.clone()
+            };
+            println!(
+                "{key},{},{},{:.6},{:.6},{}",
+                r.generations, r.tokens, r.wh, r.co2e_g, r.measured
+            );
+        }
+    } else {
+        println!(
+            "{:<32} {:>11} {:>10} {:>12} {:>12} {:>9}",
+            "key", "generations", "tokens", "Wh", "gCO2e", "measured"
+        );
+        for r in &rows {
+            println!(
+                "{:<32} {:>11} {:>10} {:>12.4} {:>12.4} {:>9}",
+                r.key, r.generations, r.tokens, r.wh, r.co2e_g, r.measured
+            );
+        }
+        let (wh, co2): (f64, f64) = rows
+            .iter()
+            .fold((0.0, 0.0), |a, r| (a.0 + r.wh, a.1 + r.co2e_g));
+        println!(
+            "{:<32} {:>11} {:>10} {:>12.4} {:>12.4}",
+            "total", "", "", wh, co2
+        );
     }
     Ok(())
 }
