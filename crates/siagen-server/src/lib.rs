@@ -7,6 +7,7 @@
 mod auth;
 mod documents;
 mod meds;
+mod openai;
 mod problem;
 mod session;
 mod web;
@@ -48,6 +49,44 @@ impl Default for ServerConfig {
 pub struct Services {
     /// Thesaurus editions for drug-interaction checks; the first is the default.
     pub meds: Vec<Arc<siagen_meds::Thesaurus>>,
+    /// The local inference engine, when configured.
+    pub engine: Option<Arc<siagen_engine::Engine>>,
+    /// Energy metering and Prometheus metrics.
+    pub energy: Option<Arc<Energy>>,
+}
+
+/// Energy accounting and the metrics registry behind `/metrics`.
+pub struct Energy {
+    /// Shares measured (or estimated) energy among generations.
+    pub accountant: siagen_energy::Accountant,
+    /// The metrics registry.
+    pub registry: siagen_energy::Registry,
+    /// The metric families siagen updates.
+    pub metrics: siagen_energy::SiagenMetrics,
+    _ticker: Option<siagen_energy::Ticker>,
+}
+
+impl Energy {
+    /// Probes the meters (RAPL, NVML, else estimates) and starts the 1 s ticker that keeps
+    /// counters from wrapping unseen and separates idle energy.
+    pub fn probe(carbon: siagen_energy::CarbonConfig) -> Result<Energy, siagen_energy::EnergyError> {
+        let meter = siagen_energy::Meter::probe(&siagen_energy::MeterConfig::default());
+        let accountant = siagen_energy::Accountant::new(meter, carbon);
+        for s in accountant.statuses() {
+            tracing::info!(source = %s.source, available = s.available, "energy meter: {}", s.message);
+        }
+        let ticker = accountant
+            .spawn_ticker(std::time::Duration::from_secs(1))
+            .ok();
+        let registry = siagen_energy::Registry::new();
+        let metrics = siagen_energy::SiagenMetrics::register(&registry)?;
+        Ok(Energy {
+            accountant,
+            registry,
+            metrics,
+            _ticker: ticker,
+        })
+    }
 }
 
 /// Shared state of all handlers.
@@ -106,6 +145,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/documents/{id}/history", get(documents::history))
         .route("/api/documents/{id}/final", get(documents::final_view))
         .route("/api/documents/{id}/fhir", get(documents::fhir))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/completions", post(openai::completions))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/embeddings", post(openai::embeddings))
+        .route("/metrics", get(metrics))
         .route("/api/meds/check", post(meds::check))
         .route("/api/meds/editions", get(meds::editions))
         .route("/api/audit", get(session::audit_entries))
@@ -131,6 +175,26 @@ async fn security_headers(mut resp: Response) -> Response {
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     resp
+}
+
+/// Prometheus exposition: tokens, requests, latencies, queue depth, energy per model.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let Some(e) = &state.services.energy else {
+        return Problem::new(StatusCode::NOT_FOUND, "no-metrics", "metrics are disabled").into_response();
+    };
+    let _ = e.metrics.observe_totals(&e.accountant.totals());
+    if let Some(engine) = &state.services.engine {
+        for (model, depth) in engine.queue_depths() {
+            if let Ok(g) = e.metrics.queue_depth.with(&[model.as_str()]) {
+                g.set(depth as f64);
+            }
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, siagen_energy::prom::CONTENT_TYPE)],
+        e.registry.render(),
+    )
+        .into_response()
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

@@ -80,6 +80,8 @@ impl IntoResponse for Problem {
             "title": self.status.canonical_reason().unwrap_or("Error"),
             "status": self.status.as_u16(),
             "detail": self.detail,
+            // Extension member read by OpenAI clients, so /v1 errors show the same message.
+            "error": { "message": self.detail, "type": self.slug, "code": self.status.as_u16() },
         });
         let mut resp = (self.status, body.to_string()).into_response();
         let h = resp.headers_mut();

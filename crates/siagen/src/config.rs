@@ -29,6 +29,22 @@ pub struct FileConfig {
     pub meds_thesaurus_dir: Option<PathBuf>,
     /// Edition used when a request names none (default: the newest).
     pub meds_default_edition: Option<String>,
+    /// Directory of GGUF models (default: `models` in the data directory).
+    pub models_dir: Option<PathBuf>,
+    /// CPU threads per inference (default: all cores).
+    pub engine_threads: Option<usize>,
+    /// Requests allowed to wait per model before 429 (default 16).
+    pub engine_max_queue: Option<usize>,
+    /// Requests decoded together per model (continuous batching; default 1).
+    pub engine_parallel: Option<usize>,
+    /// Upper bound of the context window in tokens (default 8192).
+    pub engine_max_context: Option<usize>,
+    /// Unload a model after this many idle seconds (default: keep loaded).
+    pub engine_idle_unload_secs: Option<u64>,
+    /// Grid carbon intensity in gCO2e/kWh (default: France, see siagen-energy).
+    pub grid_g_per_kwh: Option<f64>,
+    /// Data-centre PUE (default 1.0).
+    pub pue: Option<f64>,
 }
 
 impl FileConfig {

@@ -2,6 +2,7 @@
 //! wires the crates together; the rules live in the libraries.
 
 mod config;
+mod hub;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -56,6 +57,37 @@ enum Command {
     /// Energy and CO2e of the generations served.
     #[command(subcommand)]
     Energy(EnergyCmd),
+    /// Local models (GGUF): list, import, pull.
+    #[command(subcommand)]
+    Model(ModelCmd),
+}
+
+#[derive(Subcommand)]
+enum ModelCmd {
+    /// List installed models with family, parameters, quantisation, context, size, licence, origin.
+    List {
+        /// One JSON object per model.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install a GGUF file from this machine (air-gapped sites).
+    Import { path: PathBuf },
+    /// Download a GGUF file from a Hugging Face–compatible hub (progress, resume, SHA-256 check).
+    Pull {
+        /// Repository, e.g. Qwen/Qwen2.5-1.5B-Instruct-GGUF.
+        repo: String,
+        /// File in the repository, e.g. qwen2.5-1.5b-instruct-q4_k_m.gguf.
+        file: String,
+        /// Hub URL (default: HF_ENDPOINT, else https://huggingface.co).
+        #[arg(long, env = "HF_ENDPOINT")]
+        hub: Option<String>,
+        /// Git revision.
+        #[arg(long, default_value = "main")]
+        revision: String,
+        /// Expected SHA-256 (default: the hub's LFS object id).
+        #[arg(long)]
+        sha256: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,7 +182,47 @@ struct Settings {
     data_dir: PathBuf,
 }
 
+/// The model recommended to start with: small, instruction-tuned, good in French, Apache-2.0.
+const RECOMMENDED_MODEL: (&str, &str) = (
+    "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
+    "qwen2.5-1.5b-instruct-q4_k_m.gguf",
+);
+
 impl Settings {
+    fn models_dir(&self) -> PathBuf {
+        self.file
+            .models_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("models"))
+    }
+
+    fn engine(&self) -> Result<siagen_engine::Engine> {
+        let dir = self.models_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the models directory {}", dir.display()))?;
+        let mut cfg = siagen_engine::EngineConfig {
+            models_dir: dir,
+            ..Default::default()
+        };
+        if let Some(v) = self.file.engine_threads {
+            cfg.threads = v;
+        }
+        if let Some(v) = self.file.engine_max_queue {
+            cfg.max_queue = v;
+        }
+        if let Some(v) = self.file.engine_parallel {
+            cfg.parallel = v.max(1);
+        }
+        if let Some(v) = self.file.engine_max_context {
+            cfg.max_context = v;
+        }
+        cfg.idle_unload = self
+            .file
+            .engine_idle_unload_secs
+            .map(std::time::Duration::from_secs);
+        Ok(siagen_engine::Engine::new(cfg)?)
+    }
+
     fn load(g: &Global) -> Result<Settings> {
         let file = FileConfig::discover(g.config.as_deref(), g.data_dir.as_deref())?;
         let data_dir = g
@@ -178,6 +250,11 @@ impl Settings {
 }
 
 fn main() {
+    // OpenMP threads of llama.cpp spin while waiting by default, which starves everything else on
+    // a shared machine; passive waiting costs nothing measurable on a dedicated one.
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        std::env::set_var("OMP_WAIT_POLICY", "PASSIVE");
+    }
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         // One line, the way a person reads it: the outermost context and its cause.
@@ -196,6 +273,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit(cmd) => audit(settings, cmd),
         Command::Meds(cmd) => meds(settings, cmd),
         Command::Energy(cmd) => energy(settings, cmd),
+        Command::Model(cmd) => model(settings, cmd),
     }
 }
 
@@ -341,6 +419,72 @@ fn audit(settings: Settings, cmd: AuditCmd) -> Result<()> {
         AuditCmd::Pubkey => println!("{}", store.audit_public_key()),
     }
     Ok(())
+}
+
+fn model(settings: Settings, cmd: ModelCmd) -> Result<()> {
+    let engine = settings.engine()?;
+    match cmd {
+        ModelCmd::List { json } => {
+            let models = engine.models()?;
+            if json {
+                for m in &models {
+                    println!("{}", serde_json::to_string(m)?);
+                }
+                return Ok(());
+            }
+            if models.is_empty() {
+                println!("no model installed; get one with: siagen model pull {} {}", RECOMMENDED_MODEL.0, RECOMMENDED_MODEL.1);
+                return Ok(());
+            }
+            println!("{:<36} {:<8} {:>8} {:<8} {:>7} {:>9}  {:<14} origin", "name", "family", "params", "quant", "context", "size", "licence");
+            for m in &models {
+                println!(
+                    "{:<36} {:<8} {:>8} {:<8} {:>7} {:>9}  {:<14} {}",
+                    m.name,
+                    m.family,
+                    human(m.parameters as f64, ""),
+                    m.quantization,
+                    m.context_length,
+                    human(m.size_bytes as f64, "B"),
+                    m.license.as_deref().unwrap_or("unknown"),
+                    m.origin.as_deref().unwrap_or("unknown"),
+                );
+            }
+        }
+        ModelCmd::Import { path } => {
+            let m = engine.import(&path)?;
+            println!("imported {} ({} {}, {})", m.name, m.family, m.quantization, human(m.size_bytes as f64, "B"));
+        }
+        ModelCmd::Pull { repo, file, hub, revision, sha256 } => {
+            let hub = hub.unwrap_or_else(|| "https://huggingface.co".into());
+            let token = std::env::var("HF_TOKEN").ok();
+            let path = hub::pull(
+                &hub::PullRequest {
+                    hub: &hub,
+                    repo: &repo,
+                    file: &file,
+                    revision: &revision,
+                    sha256: sha256.as_deref(),
+                    token: token.as_deref(),
+                },
+                &settings.models_dir(),
+            )?;
+            let m = engine.import(&path);
+            let _ = std::fs::remove_file(&path);
+            let m = m?;
+            println!("installed {} from {hub}/{repo} ({} {}, {}), SHA-256 verified", m.name, m.family, m.quantization, human(m.size_bytes as f64, "B"));
+        }
+    }
+    Ok(())
+}
+
+/// 1234567 → "1.2M" (with a unit suffix).
+fn human(v: f64, unit: &str) -> String {
+    let (d, s) = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+        .into_iter()
+        .find(|(d, _)| v >= *d)
+        .unwrap_or((1.0, ""));
+    format!("{:.1}{s}{unit}", v / d)
 }
 
 fn energy(settings: Settings, cmd: EnergyCmd) -> Result<()> {
@@ -518,8 +662,26 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
     if let Some(v) = settings.file.secure_cookies {
         server_cfg.secure_cookies = v;
     }
+    let engine = settings.engine()?;
+    let models = engine.models()?;
+    if models.is_empty() {
+        println!(
+            "no model installed: everything but generation works; get one with `siagen model pull {} {}` (or `siagen model import FILE.gguf`)",
+            RECOMMENDED_MODEL.0, RECOMMENDED_MODEL.1
+        );
+    }
+    let mut carbon = siagen_energy::CarbonConfig::default();
+    if settings.file.grid_g_per_kwh.is_some() || settings.file.pue.is_some() {
+        carbon = siagen_energy::CarbonConfig::new(
+            settings.file.grid_g_per_kwh.unwrap_or(carbon.grid_g_per_kwh),
+            settings.file.pue.unwrap_or(carbon.pue),
+            "site configuration",
+        )?;
+    }
     let services = siagen_server::Services {
         meds: load_thesauri(&settings)?,
+        engine: Some(Arc::new(engine)),
+        energy: Some(Arc::new(siagen_server::Energy::probe(carbon)?)),
     };
     let state = siagen_server::AppState::new(store.clone(), server_cfg, services);
     let rt = tokio::runtime::Builder::new_multi_thread()

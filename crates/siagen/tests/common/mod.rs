@@ -69,7 +69,13 @@ pub fn spawn_server(dir: &Path) -> (Child, String) {
 
 impl Server {
     pub fn start() -> Server {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a server after `prepare` has written into the data directory (models, config).
+    pub fn start_with(prepare: impl FnOnce(&Path)) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
         let (child, base) = spawn_server(dir.path());
         Server {
             dir,
@@ -184,6 +190,31 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Writes the suite's tiny chat model (`tiny-chat`) and embedding model (`tiny-embed`) into the
+/// data directory's models folder; returns the chat model's vocabulary size (its last three
+/// tokens are `<|endoftext|>`, `<|im_start|>`, `<|im_end|>`).
+pub fn write_tiny_models(dir: &Path) -> u64 {
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let n_vocab = siagen_engine::testmodel::write_tiny_llama(
+        &models.join("tiny-chat.gguf"),
+        &siagen_engine::testmodel::TinyConfig {
+            name: "tiny-chat".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    siagen_engine::testmodel::write_tiny_embedding_model(&models.join("tiny-embed.gguf")).unwrap();
+    n_vocab
+}
+
+/// Directory of installed test dependencies (scripts/test-deps.sh).
+pub fn test_deps() -> PathBuf {
+    std::env::var("SIAGEN_TEST_DEPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-deps"))
 }
 
 /// Asserts an RFC 7807 problem with a status, returning its detail.

@@ -1,0 +1,222 @@
+//! The French web workspace in a real browser: Debian's Chromium driven by playwright-core
+//! (tests/web/workspace.cjs) against the real `siagen serve`. Needs what scripts/test-deps.sh
+//! installs; fails (never skips) without it. Screenshots land in target/web-screenshots/.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn deps_dir() -> PathBuf {
+    std::env::var("SIAGEN_TEST_DEPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target/test-deps"))
+}
+
+fn chromium() -> PathBuf {
+    let path = std::env::var("SIAGEN_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("/usr/bin/chromium"));
+    assert!(
+        path.exists(),
+        "Chromium not found at {}: run scripts/test-deps.sh (installs Debian's chromium), \
+         or set SIAGEN_CHROMIUM",
+        path.display()
+    );
+    path
+}
+
+fn redirect_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Without a browser: anonymous requests are sent to the login page, nothing is done, and the
+/// pages carry a strict Content-Security-Policy.
+#[test]
+fn anonymous_requests_go_to_login_and_change_nothing() {
+    let s = Server::start();
+    let alice = s.user("alice", "clinician");
+    let doc = s.machine_doc(&alice, "Texte du modèle.");
+    let id = doc["id"].as_i64().unwrap();
+    let rev = doc["current_revision"]["id"].as_i64().unwrap();
+    let c = redirect_client();
+
+    let r = c.get(s.url("/documents")).send().unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login?msg=login_required");
+
+    let r = c
+        .post(s.url(&format!("/documents/{id}/valider")))
+        .form(&[("revision_id", rev.to_string())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303, "no session, no action");
+    let v: serde_json::Value = s
+        .get(&alice, &format!("/api/documents/{id}"))
+        .json()
+        .unwrap();
+    assert_eq!(v["state"], "draft");
+
+    let r = c.get(s.url("/login")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"));
+    assert!(!csp.contains("unsafe-inline"));
+    let body = r.text().unwrap();
+    assert!(body.contains(r#"<html lang="fr">"#) && body.contains("Connexion"));
+    assert!(!body.contains("<script>"), "no inline script");
+
+    // A login POST without the form's token is refused before any password check.
+    let r = c
+        .post(s.url("/login"))
+        .form(&[("username", "alice"), ("password", "alice-password-123")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|v| !v.to_str().unwrap().starts_with("siagen_session=")));
+
+    let r = c.get(s.url("/assets/siagen.css")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+}
+
+/// One attempt at the login form, as a browser does it: fetch the form (its token and cookie),
+/// then post it. Returns the status and the page.
+fn form_login(s: &Server, user: &str, password: &str) -> (u16, String) {
+    let c = redirect_client();
+    let r = c.get(s.url("/login")).send().unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = r.text().unwrap();
+    let token = page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = c
+        .post(s.url("/login"))
+        .header("cookie", cookie)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("username", user),
+            ("password", password),
+        ])
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+/// The form shares the API's login throttle: guessing through one unlocks nothing in the other.
+#[test]
+fn login_form_is_throttled_with_the_api() {
+    let s = Server::start();
+    s.user("alice", "clinician");
+    let (status, _) = form_login(&s, "alice", "alice-password-123");
+    assert_eq!(status, 303, "right password logs in");
+    // Eight failures: the lock-out then lasts 8 s, far longer than the next request.
+    let mut failures = 0;
+    while failures < 8 {
+        let (status, page) = form_login(&s, "alice", "wrong-password-000");
+        match status {
+            401 => {
+                assert!(page.contains("Identifiant ou mot de passe incorrect"));
+                failures += 1;
+            }
+            429 => std::thread::sleep(std::time::Duration::from_millis(250)),
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    let (status, page) = form_login(&s, "alice", "alice-password-123");
+    assert_eq!(status, 429, "locked out, even with the right password");
+    assert!(page.contains("Trop de tentatives"), "{page}");
+    let r = s
+        .client
+        .post(s.url("/api/login"))
+        .json(&serde_json::json!({ "username": "alice", "password": "alice-password-123" }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 429, "the API sees the same lock-out");
+}
+
+#[test]
+fn web_workspace_in_chromium() {
+    let deps = deps_dir();
+    let chromium = chromium();
+    assert!(
+        deps.join("node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core missing in {}: run scripts/test-deps.sh",
+        deps.display()
+    );
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(node_ok, "node missing: run scripts/test-deps.sh");
+
+    let s = Server::start();
+    let alice = s.user("alice", "clinician");
+    s.user("bob", "validator");
+    s.user("dave", "auditor");
+    let machine = s.machine_doc(
+        &alice,
+        "Patient de 72 ans hospitalisé pour insuffisance cardiaque.\n\
+         Traitement de sortie : furosémide 40 mg le matin.\n\
+         Consultation de cardiologie dans un mois.",
+    );
+    assert_eq!(machine["current_revision"]["author"]["kind"], "model");
+    let shots = repo_root().join("target/web-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let status = Command::new("node")
+        .arg(repo_root().join("tests/web/workspace.cjs"))
+        .env("NODE_PATH", deps.join("node_modules"))
+        .env("SIAGEN_URL", &s.base)
+        .env("SIAGEN_SHOTS", &shots)
+        .env("SIAGEN_CHROMIUM", &chromium)
+        .env("SIAGEN_MACHINE_DOC", machine["id"].to_string())
+        .env("SIAGEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .status()
+        .expect("run node");
+    assert!(
+        status.success(),
+        "browser checks failed (see the output above and {}/zz-echec.png)",
+        shots.display()
+    );
+
+    // What the browser did is in the store, checked through the API.
+    let doc: serde_json::Value = s
+        .get(&alice, &format!("/api/documents/{}", machine["id"]))
+        .json()
+        .unwrap();
+    assert_eq!(
+        doc["state"], "rejected",
+        "the machine document was rejected"
+    );
+    let list: serde_json::Value = s
+        .get(&alice, "/api/documents?state=validated")
+        .json()
+        .unwrap();
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["items"][0]["title"], "Lettre de liaison — cardiologie");
+}
