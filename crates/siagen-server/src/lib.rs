@@ -10,6 +10,7 @@ mod meds;
 mod openai;
 mod problem;
 mod session;
+mod shield;
 mod web;
 
 pub use auth::{CSRF_HEADER, SESSION_COOKIE};
@@ -53,6 +54,20 @@ pub struct Services {
     pub engine: Option<Arc<siagen_engine::Engine>>,
     /// Energy metering and Prometheus metrics.
     pub energy: Option<Arc<Energy>>,
+    /// Pseudonymisation and the egress policy in front of every model.
+    pub shield: Option<Arc<ShieldState>>,
+}
+
+/// The privacy shield as the server uses it.
+pub struct ShieldState {
+    /// The detector (dictionaries loaded once).
+    pub shield: siagen_shield::Shield,
+    /// The encrypted mapping of identifiers to surrogates.
+    pub vault: siagen_shield::Vault,
+    /// Per-destination decisions.
+    pub policy: siagen_shield::EgressPolicy,
+    /// The local engine as a destination (may it receive identifying data?).
+    pub local_engine: siagen_shield::Destination,
 }
 
 /// Energy accounting and the metrics registry behind `/metrics`.
@@ -69,7 +84,9 @@ pub struct Energy {
 impl Energy {
     /// Probes the meters (RAPL, NVML, else estimates) and starts the 1 s ticker that keeps
     /// counters from wrapping unseen and separates idle energy.
-    pub fn probe(carbon: siagen_energy::CarbonConfig) -> Result<Energy, siagen_energy::EnergyError> {
+    pub fn probe(
+        carbon: siagen_energy::CarbonConfig,
+    ) -> Result<Energy, siagen_energy::EnergyError> {
         let meter = siagen_energy::Meter::probe(&siagen_energy::MeterConfig::default());
         let accountant = siagen_energy::Accountant::new(meter, carbon);
         for s in accountant.statuses() {
@@ -150,6 +167,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/metrics", get(metrics))
+        .route("/api/shield/detect", post(shield::detect))
+        .route("/api/shield/pseudonymize", post(shield::pseudonymize))
+        .route("/api/shield/reidentify", post(shield::reidentify))
         .route("/api/meds/check", post(meds::check))
         .route("/api/meds/editions", get(meds::editions))
         .route("/api/audit", get(session::audit_entries))
@@ -180,7 +200,8 @@ async fn security_headers(mut resp: Response) -> Response {
 /// Prometheus exposition: tokens, requests, latencies, queue depth, energy per model.
 async fn metrics(State(state): State<AppState>) -> Response {
     let Some(e) = &state.services.energy else {
-        return Problem::new(StatusCode::NOT_FOUND, "no-metrics", "metrics are disabled").into_response();
+        return Problem::new(StatusCode::NOT_FOUND, "no-metrics", "metrics are disabled")
+            .into_response();
     };
     let _ = e.metrics.observe_totals(&e.accountant.totals());
     if let Some(engine) = &state.services.engine {

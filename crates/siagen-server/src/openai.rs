@@ -16,8 +16,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use siagen_engine::{
-    ChatMessage, DoneEvent, EngineError, FinishReason, GenerateRequest, GenerationEvent,
-    Penalties, SamplingParams, TokenEvent,
+    ChatMessage, DoneEvent, EngineError, FinishReason, GenerateRequest, GenerationEvent, Penalties,
+    SamplingParams, TokenEvent,
 };
 use siagen_store::{Role, StoreError};
 use std::collections::HashMap;
@@ -185,7 +185,10 @@ impl Sampling {
         if !(0.0..=1.0).contains(&min_p) {
             return Err(bad("min_p must be between 0 and 1"));
         }
-        for (name, v) in [("frequency_penalty", self.frequency_penalty), ("presence_penalty", self.presence_penalty)] {
+        for (name, v) in [
+            ("frequency_penalty", self.frequency_penalty),
+            ("presence_penalty", self.presence_penalty),
+        ] {
             if v.is_some_and(|v| !(-2.0..=2.0).contains(&v)) {
                 return Err(bad(format!("{name} must be between -2 and 2")));
             }
@@ -199,11 +202,9 @@ impl Sampling {
         if let Some(rf) = &self.response_format {
             match rf.get("type").and_then(Value::as_str) {
                 Some("text") => {}
-                _ => {
-                    return Err(bad(
-                        "response_format other than 'text' is not supported by the local engine yet",
-                    ))
-                }
+                _ => return Err(bad(
+                    "response_format other than 'text' is not supported by the local engine yet",
+                )),
             }
         }
         let stop = self.stop.as_ref().map(|s| match s {
@@ -354,6 +355,107 @@ fn token_logprob(t: &TokenEvent) -> Value {
     })
 }
 
+/// The shield's decision for one request: texts pseudonymised for the model, and what is needed to
+/// put identifiers back in the answer.
+struct Egress {
+    reid: Option<(Arc<crate::ShieldState>, String)>,
+    audit: Value,
+}
+
+/// Applies the egress policy to every text bound for the local engine. Default: the engine may
+/// not receive identifying data, so texts are pseudonymised with the patient's (or, without a
+/// patient reference, the user's) surrogates, and the answer is re-identified for the caller.
+async fn egress(
+    state: &AppState,
+    actor: &siagen_store::Actor,
+    headers: &axum::http::HeaderMap,
+    texts: Vec<String>,
+) -> Result<(Vec<String>, Egress), Problem> {
+    let Some(sh) = state.services.shield.clone() else {
+        return Ok((
+            texts,
+            Egress {
+                reid: None,
+                audit: json!({ "decision": "raw", "shield": "off" }),
+            },
+        ));
+    };
+    let patient_ref = match headers
+        .get("x-siagen-patient-ref")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(r) => {
+            crate::shield::check_patient_ref(r)?;
+            r.to_string()
+        }
+        None => format!("user:{}", actor.user_id.unwrap_or(0)),
+    };
+    match sh.policy.decide(&sh.local_engine) {
+        siagen_shield::EgressDecision::Raw => Ok((
+            texts,
+            Egress {
+                reid: None,
+                audit: json!({ "decision": "raw" }),
+            },
+        )),
+        siagen_shield::EgressDecision::Refuse => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "egress-refused",
+            format!(
+                "the egress policy refuses to send text to {}",
+                sh.local_engine.name
+            ),
+        )),
+        siagen_shield::EgressDecision::Pseudonymize => {
+            let (sh2, pref) = (sh.clone(), patient_ref.clone());
+            let (out, replaced) = tokio::task::spawn_blocking(move || {
+                let mut replaced = 0;
+                let mut out = vec![];
+                for t in texts {
+                    let p = siagen_shield::pseudonymize_with(
+                        &sh2.shield,
+                        &t,
+                        &pref,
+                        &sh2.vault,
+                        &sh2.policy.options,
+                    )?;
+                    replaced += p.replaced;
+                    out.push(p.text);
+                }
+                Ok::<_, siagen_shield::ShieldError>((out, replaced))
+            })
+            .await
+            .map_err(|e| Problem::internal(&e))?
+            .map_err(|e| Problem::internal(&e))?;
+            Ok((
+                out,
+                Egress {
+                    reid: Some((sh, patient_ref)),
+                    audit: json!({ "decision": "pseudonymize", "replaced": replaced }),
+                },
+            ))
+        }
+    }
+}
+
+impl Egress {
+    fn restore(&self, text: String) -> String {
+        match &self.reid {
+            Some((sh, pref)) => {
+                siagen_shield::reidentify_with_dates(&sh.shield, &text, pref, &sh.vault)
+                    .unwrap_or(text)
+            }
+            None => text,
+        }
+    }
+
+    fn streamer(&self) -> Option<crate::shield::StreamReidentifier> {
+        self.reid
+            .as_ref()
+            .map(|(sh, p)| crate::shield::StreamReidentifier::new(sh.clone(), p.clone()))
+    }
+}
+
 /// What a started generation needs to answer.
 struct Started {
     stream: siagen_engine::GenerationStream,
@@ -469,6 +571,7 @@ async fn start(
     prompt: String,
     sampling: &Sampling,
     params: SamplingParams,
+    egress_audit: Value,
 ) -> Result<Started, Problem> {
     let engine = engine(state)?;
     let streaming = sampling.stream.unwrap_or(false);
@@ -505,7 +608,7 @@ async fn start(
             &target,
             "ok",
             json!({ "route": route, "generation_id": gen_id, "prompt_sha256": prompt_sha,
-                    "prompt_tokens": prompt_tokens, "parameters": audit_params }),
+                    "prompt_tokens": prompt_tokens, "parameters": audit_params, "egress": egress_audit }),
         )
     })
     .await?;
@@ -557,7 +660,10 @@ fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>, Problem> {
     input
         .into_iter()
         .map(|m| {
-            if !matches!(m.role.as_str(), "system" | "user" | "assistant" | "developer") {
+            if !matches!(
+                m.role.as_str(),
+                "system" | "user" | "assistant" | "developer"
+            ) {
                 return Err(bad(format!("unsupported message role '{}'", m.role)));
             }
             let content = match m.content {
@@ -576,7 +682,11 @@ fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>, Problem> {
                     out
                 }
             };
-            let role = if m.role == "developer" { "system".to_string() } else { m.role };
+            let role = if m.role == "developer" {
+                "system".to_string()
+            } else {
+                m.role
+            };
             Ok(ChatMessage { role, content })
         })
         .collect()
@@ -589,6 +699,7 @@ fn sse(v: Value) -> Result<Event, std::convert::Infallible> {
 pub(crate) async fn chat_completions(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<ChatBody>,
 ) -> Result<Response, Problem> {
     let top = body.top_logprobs.unwrap_or(0);
@@ -596,30 +707,62 @@ pub(crate) async fn chat_completions(
         return Err(bad("top_logprobs needs logprobs: true"));
     }
     let params = body.sampling.params(body.logprobs.unwrap_or(false), top)?;
-    let msgs = messages(body.messages)?;
+    let mut msgs = messages(body.messages)?;
+    let (texts, eg) = egress(
+        &state,
+        &actor,
+        &headers,
+        msgs.iter().map(|m| m.content.clone()).collect(),
+    )
+    .await?;
+    for (m, t) in msgs.iter_mut().zip(texts) {
+        m.content = t;
+    }
     let engine = engine(&state)?;
     let model = body.model.clone();
     let prompt = tokio::task::spawn_blocking(move || engine.chat_prompt(&model, &msgs))
         .await
         .map_err(|e| Problem::internal(&e))??;
-    let mut started = start(&state, actor, "chat", body.model, prompt, &body.sampling, params).await?;
+    let mut started = start(
+        &state,
+        actor,
+        "chat",
+        body.model,
+        prompt,
+        &body.sampling,
+        params,
+        eg.audit.clone(),
+    )
+    .await?;
     let id = started.meter.id.clone();
     let created = now_secs();
     if !started.streaming {
         let (text, tokens, done) = collect(&mut started.stream, &started.meter).await?;
+        let text = eg.restore(text);
         let energy = started.meter.finish(&done).await;
-        let logprobs = started.logprobs.then(|| {
-            json!({ "content": tokens.iter().map(token_logprob).collect::<Vec<_>>() })
-        });
-        return Ok(json_with_energy(json!({
-            "id": id, "object": "chat.completion", "created": created, "model": started.model,
-            "system_fingerprint": format!("siagen-{}", &done.model_sha256[..12.min(done.model_sha256.len())]),
-            "choices": [{ "index": 0, "message": { "role": "assistant", "content": text },
-                          "logprobs": logprobs, "finish_reason": finish(done.finish_reason) }],
-            "usage": usage(&done, &energy),
-        }), &energy));
+        let logprobs = started
+            .logprobs
+            .then(|| json!({ "content": tokens.iter().map(token_logprob).collect::<Vec<_>>() }));
+        return Ok(json_with_energy(
+            json!({
+                "id": id, "object": "chat.completion", "created": created, "model": started.model,
+                "system_fingerprint": format!("siagen-{}", &done.model_sha256[..12.min(done.model_sha256.len())]),
+                "choices": [{ "index": 0, "message": { "role": "assistant", "content": text },
+                              "logprobs": logprobs, "finish_reason": finish(done.finish_reason) }],
+                "usage": usage(&done, &energy),
+            }),
+            &energy,
+        ));
     }
-    let Started { mut stream, model, include_usage, logprobs, meter, .. } = started;
+    let Started {
+        mut stream,
+        model,
+        include_usage,
+        logprobs,
+        meter,
+        ..
+    } = started;
+    let mut reid = eg.streamer();
     let events = async_stream(move |tx| async move {
         let head = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
             "choices": [{ "index": 0, "delta": { "role": "assistant", "content": "" }, "logprobs": null, "finish_reason": null }] });
@@ -630,14 +773,31 @@ pub(crate) async fn chat_completions(
         while let Some(ev) = stream.next().await {
             let chunk = match ev {
                 GenerationEvent::Token(t) => {
-                    if let Some(m) = &meter { m.token(); }
+                    if let Some(m) = &meter {
+                        m.token();
+                    }
+                    let text = match &mut reid {
+                        Some(r) => r.push(&t.text),
+                        None => t.text.clone(),
+                    };
                     json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [{ "index": 0, "delta": { "content": t.text },
+                    "choices": [{ "index": 0, "delta": { "content": text },
                                   "logprobs": if logprobs { json!({ "content": [token_logprob(&t)] }) } else { Value::Null },
                                   "finish_reason": null }] })
                 }
                 GenerationEvent::Done(d) => {
-                    let energy = match meter.take() { Some(m) => m.finish(&d).await, None => Value::Null };
+                    let energy = match meter.take() {
+                        Some(m) => m.finish(&d).await,
+                        None => Value::Null,
+                    };
+                    if let Some(rest) = reid.as_mut().map(|r| r.finish()).filter(|r| !r.is_empty())
+                    {
+                        let c = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                            "choices": [{ "index": 0, "delta": { "content": rest }, "logprobs": null, "finish_reason": null }] });
+                        if tx.send(sse(c)).await.is_err() {
+                            return;
+                        }
+                    }
                     let last = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                         "choices": [{ "index": 0, "delta": {}, "logprobs": null, "finish_reason": finish(d.finish_reason) }] });
                     if tx.send(sse(last)).await.is_err() {
@@ -666,12 +826,15 @@ pub(crate) async fn chat_completions(
         }
         let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 pub(crate) async fn completions(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<CompletionBody>,
 ) -> Result<Response, Problem> {
     let prompts = body.prompt.into_vec();
@@ -682,7 +845,19 @@ pub(crate) async fn completions(
     }
     let top = body.logprobs.unwrap_or(0);
     let params = body.sampling.params(body.logprobs.is_some(), top)?;
-    let mut started = start(&state, actor, "completion", body.model, prompt, &body.sampling, params).await?;
+    let (mut texts, eg) = egress(&state, &actor, &headers, vec![prompt]).await?;
+    let prompt = texts.remove(0);
+    let mut started = start(
+        &state,
+        actor,
+        "completion",
+        body.model,
+        prompt,
+        &body.sampling,
+        params,
+        eg.audit.clone(),
+    )
+    .await?;
     let id = started.meter.id.clone();
     let created = now_secs();
     let legacy_logprobs = |tokens: &[TokenEvent]| {
@@ -694,29 +869,58 @@ pub(crate) async fn completions(
     };
     if !started.streaming {
         let (text, tokens, done) = collect(&mut started.stream, &started.meter).await?;
+        let text = eg.restore(text);
         let energy = started.meter.finish(&done).await;
-        return Ok(json_with_energy(json!({
-            "id": id, "object": "text_completion", "created": created, "model": started.model,
-            "choices": [{ "index": 0, "text": text,
-                          "logprobs": if started.logprobs { legacy_logprobs(&tokens) } else { Value::Null },
-                          "finish_reason": finish(done.finish_reason) }],
-            "usage": usage(&done, &energy),
-        }), &energy));
+        return Ok(json_with_energy(
+            json!({
+                "id": id, "object": "text_completion", "created": created, "model": started.model,
+                "choices": [{ "index": 0, "text": text,
+                              "logprobs": if started.logprobs { legacy_logprobs(&tokens) } else { Value::Null },
+                              "finish_reason": finish(done.finish_reason) }],
+                "usage": usage(&done, &energy),
+            }),
+            &energy,
+        ));
     }
-    let Started { mut stream, model, include_usage, logprobs, meter, .. } = started;
+    let Started {
+        mut stream,
+        model,
+        include_usage,
+        logprobs,
+        meter,
+        ..
+    } = started;
+    let mut reid = eg.streamer();
     let events = async_stream(move |tx| async move {
         let mut meter = Some(meter);
         while let Some(ev) = stream.next().await {
             let chunk = match ev {
                 GenerationEvent::Token(t) => {
-                    if let Some(m) = &meter { m.token(); }
+                    if let Some(m) = &meter {
+                        m.token();
+                    }
+                    let text = match &mut reid {
+                        Some(r) => r.push(&t.text),
+                        None => t.text.clone(),
+                    };
                     json!({ "id": id, "object": "text_completion", "created": created, "model": model,
-                    "choices": [{ "index": 0, "text": t.text,
+                    "choices": [{ "index": 0, "text": text,
                                   "logprobs": if logprobs { legacy_logprobs(std::slice::from_ref(&t)) } else { Value::Null },
                                   "finish_reason": null }] })
                 }
                 GenerationEvent::Done(d) => {
-                    let energy = match meter.take() { Some(m) => m.finish(&d).await, None => Value::Null };
+                    let energy = match meter.take() {
+                        Some(m) => m.finish(&d).await,
+                        None => Value::Null,
+                    };
+                    if let Some(rest) = reid.as_mut().map(|r| r.finish()).filter(|r| !r.is_empty())
+                    {
+                        let c = json!({ "id": id, "object": "text_completion", "created": created, "model": model,
+                            "choices": [{ "index": 0, "text": rest, "logprobs": null, "finish_reason": null }] });
+                        if tx.send(sse(c)).await.is_err() {
+                            return;
+                        }
+                    }
                     let last = json!({ "id": id, "object": "text_completion", "created": created, "model": model,
                         "choices": [{ "index": 0, "text": "", "logprobs": null, "finish_reason": finish(d.finish_reason) }] });
                     if tx.send(sse(last)).await.is_err() {
@@ -744,7 +948,9 @@ pub(crate) async fn completions(
         }
         let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 /// Runs a producer task feeding a bounded channel, exposed as a stream for SSE. When the client
@@ -774,7 +980,10 @@ impl<T> futures_core::Stream for ReceiverStream<T> {
     }
 }
 
-pub(crate) async fn models(State(state): State<AppState>, Auth(_): Auth) -> Result<Json<Value>, Problem> {
+pub(crate) async fn models(
+    State(state): State<AppState>,
+    Auth(_): Auth,
+) -> Result<Json<Value>, Problem> {
     let engine = engine(&state)?;
     let list = tokio::task::spawn_blocking(move || engine.models())
         .await
@@ -836,8 +1045,13 @@ pub(crate) async fn embeddings(
     let target = format!("model:{}", body.model);
     let tokens = result.prompt_tokens;
     blocking(move || {
-        store.audit_event(&label, "embedding", &target, "ok",
-            json!({ "inputs": hashes.len(), "prompt_tokens": tokens }))
+        store.audit_event(
+            &label,
+            "embedding",
+            &target,
+            "ok",
+            json!({ "inputs": hashes.len(), "prompt_tokens": tokens }),
+        )
     })
     .await?;
     Ok(Json(json!({

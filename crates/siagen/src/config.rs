@@ -45,6 +45,10 @@ pub struct FileConfig {
     pub grid_g_per_kwh: Option<f64>,
     /// Data-centre PUE (default 1.0).
     pub pue: Option<f64>,
+    /// May the local engine receive identifying data? (default: no, texts are pseudonymised)
+    pub engine_may_receive_identifying: Option<bool>,
+    /// Surrogates: `realistic` (default) or `tags` (`[NOM_1]`).
+    pub surrogate_style: Option<String>,
 }
 
 impl FileConfig {

@@ -28,7 +28,11 @@ fn linked_sha256(headers: &HeaderMap) -> Option<String> {
     ["x-linked-etag", "etag"]
         .iter()
         .filter_map(|h| headers.get(*h)?.to_str().ok())
-        .map(|v| v.trim_start_matches("W/").trim_matches('"').to_ascii_lowercase())
+        .map(|v| {
+            v.trim_start_matches("W/")
+                .trim_matches('"')
+                .to_ascii_lowercase()
+        })
         .find(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
@@ -50,7 +54,10 @@ fn hash_file(path: &Path, hasher: &mut Sha256) -> Result<u64> {
 /// the verified file (still in `.downloads`, for the caller to install).
 pub fn pull(req: &PullRequest<'_>, dir: &Path) -> Result<PathBuf> {
     if req.file.contains('/') || !req.file.ends_with(".gguf") {
-        bail!("FILE must be a .gguf file name inside the repository, not '{}'", req.file);
+        bail!(
+            "FILE must be a .gguf file name inside the repository, not '{}'",
+            req.file
+        );
     }
     let url = format!(
         "{}/{}/resolve/{}/{}",
@@ -79,21 +86,24 @@ pub fn pull(req: &PullRequest<'_>, dir: &Path) -> Result<PathBuf> {
     }
     let expected = match req.sha256 {
         Some(s) => s.to_ascii_lowercase(),
-        None => linked_sha256(head.headers()).with_context(|| {
-            format!("the hub gives no SHA-256 for {}: pass --sha256", req.file)
-        })?,
+        None => linked_sha256(head.headers())
+            .with_context(|| format!("the hub gives no SHA-256 for {}: pass --sha256", req.file))?,
     };
 
-    let client = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()?;
+    let client = reqwest::blocking::Client::builder().timeout(None).build()?;
     let mut hasher = Sha256::new();
-    let mut have = if part.exists() { hash_file(&part, &mut hasher)? } else { 0 };
+    let mut have = if part.exists() {
+        hash_file(&part, &mut hasher)?
+    } else {
+        0
+    };
     let mut builder = auth(client.get(&url));
     if have > 0 {
         builder = builder.header(RANGE, format!("bytes={have}-"));
     }
-    let mut resp = builder.send().with_context(|| format!("cannot download {url}"))?;
+    let mut resp = builder
+        .send()
+        .with_context(|| format!("cannot download {url}"))?;
     let status = resp.status();
     if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE && have > 0 {
         // Already complete: fall through to the checksum.
@@ -127,7 +137,9 @@ pub fn pull(req: &PullRequest<'_>, dir: &Path) -> Result<PathBuf> {
             .open(&part)?;
         let mut buf = vec![0u8; 1 << 16];
         loop {
-            let k = resp.read(&mut buf).context("download interrupted (run the same command to resume)")?;
+            let k = resp
+                .read(&mut buf)
+                .context("download interrupted (run the same command to resume)")?;
             if k == 0 {
                 break;
             }
@@ -141,7 +153,10 @@ pub fn pull(req: &PullRequest<'_>, dir: &Path) -> Result<PathBuf> {
     let got = hex::encode(hasher.finalize());
     if got != expected {
         std::fs::remove_file(&part)?;
-        bail!("SHA-256 mismatch for {}: expected {expected}, got {got}; the download was removed", req.file);
+        bail!(
+            "SHA-256 mismatch for {}: expected {expected}, got {got}; the download was removed",
+            req.file
+        );
     }
     let done = downloads.join(req.file);
     std::fs::rename(&part, &done)?;

@@ -60,6 +60,24 @@ enum Command {
     /// Local models (GGUF): list, import, pull.
     #[command(subcommand)]
     Model(ModelCmd),
+    /// Privacy shield: find and pseudonymise identifiers in JSON lines.
+    #[command(subcommand)]
+    Shield(ShieldCmd),
+}
+
+#[derive(Subcommand)]
+enum ShieldCmd {
+    /// `{"id", "text"}` per line in, `{"id", "spans": [{"start", "end", "label"}]}` out
+    /// (offsets in characters).
+    Detect { file: PathBuf },
+    /// `{"id", "text", "patient_ref"?}` per line in, `{"id", "text"}` out, with consistent
+    /// surrogates per patient (the mapping goes to the encrypted vault).
+    Pseudonymize {
+        file: PathBuf,
+        /// `realistic` (default) or `tags`.
+        #[arg(long)]
+        style: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -189,6 +207,32 @@ const RECOMMENDED_MODEL: (&str, &str) = (
 );
 
 impl Settings {
+    fn surrogate_style(&self, flag: Option<&str>) -> Result<siagen_shield::SurrogateStyle> {
+        match flag.or(self.file.surrogate_style.as_deref()) {
+            None | Some("realistic") => Ok(siagen_shield::SurrogateStyle::Realistic),
+            Some("tags") => Ok(siagen_shield::SurrogateStyle::Tags),
+            Some(o) => bail!("surrogate style must be 'realistic' or 'tags', not '{o}'"),
+        }
+    }
+
+    /// The vault of surrogates, its key from SIAGEN_SHIELD_KEY or `keys/shield.key` (created on
+    /// first use, mode 0600).
+    fn vault(&self) -> Result<siagen_shield::Vault> {
+        let key_file = self.data_dir.join("keys").join("shield.key");
+        if std::env::var_os(siagen_shield::KEY_ENV_VAR).is_none() && !key_file.exists() {
+            std::fs::create_dir_all(key_file.parent().unwrap())?;
+            siagen_shield::Vault::generate_key_file(&key_file)?;
+        }
+        let key = siagen_shield::Vault::key_from_env_or_file(
+            siagen_shield::KEY_ENV_VAR,
+            Some(&key_file),
+        )?;
+        Ok(siagen_shield::Vault::open(
+            self.data_dir.join("vault"),
+            key,
+        )?)
+    }
+
     fn models_dir(&self) -> PathBuf {
         self.file
             .models_dir
@@ -274,6 +318,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Meds(cmd) => meds(settings, cmd),
         Command::Energy(cmd) => energy(settings, cmd),
         Command::Model(cmd) => model(settings, cmd),
+        Command::Shield(cmd) => shield(settings, cmd),
     }
 }
 
@@ -421,6 +466,63 @@ fn audit(settings: Settings, cmd: AuditCmd) -> Result<()> {
     Ok(())
 }
 
+fn shield(settings: Settings, cmd: ShieldCmd) -> Result<()> {
+    use std::io::Write;
+    let (file, pseudo) = match &cmd {
+        ShieldCmd::Detect { file } => (file, None),
+        ShieldCmd::Pseudonymize { file, style } => {
+            (file, Some(settings.surrogate_style(style.as_deref())?))
+        }
+    };
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let size = input.metadata()?.len();
+    let shield = siagen_shield::Shield::new()?;
+    let vault = match pseudo {
+        Some(_) => Some(settings.vault()?),
+        None => None,
+    };
+    let mode = match (&vault, pseudo) {
+        (Some(v), Some(style)) => siagen_shield::BatchMode::Pseudonymize {
+            vault: v,
+            options: siagen_shield::PseudoOptions { style },
+        },
+        _ => siagen_shield::BatchMode::Detect,
+    };
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let name = file.display().to_string();
+    let stats = siagen_shield::process_jsonl(
+        &shield,
+        mode,
+        std::io::BufReader::new(input),
+        &mut out,
+        &mut |e| bar.suspend(|| eprintln!("siagen: {name}:{}: {}", e.line, e.message)),
+        &mut |p| {
+            bar.set_position(p.bytes);
+            bar.set_message(format!("{} lines", p.lines));
+        },
+    )?;
+    out.flush()?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{} lines, {} ok, {} malformed",
+        stats.lines, stats.ok, stats.errors
+    );
+    if stats.errors > 0 {
+        bail!("{} malformed line(s) skipped", stats.errors);
+    }
+    Ok(())
+}
+
 fn model(settings: Settings, cmd: ModelCmd) -> Result<()> {
     let engine = settings.engine()?;
     match cmd {
@@ -433,10 +535,16 @@ fn model(settings: Settings, cmd: ModelCmd) -> Result<()> {
                 return Ok(());
             }
             if models.is_empty() {
-                println!("no model installed; get one with: siagen model pull {} {}", RECOMMENDED_MODEL.0, RECOMMENDED_MODEL.1);
+                println!(
+                    "no model installed; get one with: siagen model pull {} {}",
+                    RECOMMENDED_MODEL.0, RECOMMENDED_MODEL.1
+                );
                 return Ok(());
             }
-            println!("{:<36} {:<8} {:>8} {:<8} {:>7} {:>9}  {:<14} origin", "name", "family", "params", "quant", "context", "size", "licence");
+            println!(
+                "{:<36} {:<8} {:>8} {:<8} {:>7} {:>9}  {:<14} origin",
+                "name", "family", "params", "quant", "context", "size", "licence"
+            );
             for m in &models {
                 println!(
                     "{:<36} {:<8} {:>8} {:<8} {:>7} {:>9}  {:<14} {}",
@@ -453,9 +561,21 @@ fn model(settings: Settings, cmd: ModelCmd) -> Result<()> {
         }
         ModelCmd::Import { path } => {
             let m = engine.import(&path)?;
-            println!("imported {} ({} {}, {})", m.name, m.family, m.quantization, human(m.size_bytes as f64, "B"));
+            println!(
+                "imported {} ({} {}, {})",
+                m.name,
+                m.family,
+                m.quantization,
+                human(m.size_bytes as f64, "B")
+            );
         }
-        ModelCmd::Pull { repo, file, hub, revision, sha256 } => {
+        ModelCmd::Pull {
+            repo,
+            file,
+            hub,
+            revision,
+            sha256,
+        } => {
             let hub = hub.unwrap_or_else(|| "https://huggingface.co".into());
             let token = std::env::var("HF_TOKEN").ok();
             let path = hub::pull(
@@ -472,7 +592,13 @@ fn model(settings: Settings, cmd: ModelCmd) -> Result<()> {
             let m = engine.import(&path);
             let _ = std::fs::remove_file(&path);
             let m = m?;
-            println!("installed {} from {hub}/{repo} ({} {}, {}), SHA-256 verified", m.name, m.family, m.quantization, human(m.size_bytes as f64, "B"));
+            println!(
+                "installed {} from {hub}/{repo} ({} {}, {}), SHA-256 verified",
+                m.name,
+                m.family,
+                m.quantization,
+                human(m.size_bytes as f64, "B")
+            );
         }
     }
     Ok(())
@@ -673,15 +799,33 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
     let mut carbon = siagen_energy::CarbonConfig::default();
     if settings.file.grid_g_per_kwh.is_some() || settings.file.pue.is_some() {
         carbon = siagen_energy::CarbonConfig::new(
-            settings.file.grid_g_per_kwh.unwrap_or(carbon.grid_g_per_kwh),
+            settings
+                .file
+                .grid_g_per_kwh
+                .unwrap_or(carbon.grid_g_per_kwh),
             settings.file.pue.unwrap_or(carbon.pue),
             "site configuration",
         )?;
     }
+    let mut policy = siagen_shield::EgressPolicy::new();
+    policy.options.style = settings.surrogate_style(None)?;
+    let shield = siagen_server::ShieldState {
+        shield: siagen_shield::Shield::new()?,
+        vault: settings.vault()?,
+        policy,
+        local_engine: siagen_shield::Destination::new(
+            "local-engine",
+            settings
+                .file
+                .engine_may_receive_identifying
+                .unwrap_or(false),
+        ),
+    };
     let services = siagen_server::Services {
         meds: load_thesauri(&settings)?,
         engine: Some(Arc::new(engine)),
         energy: Some(Arc::new(siagen_server::Energy::probe(carbon)?)),
+        shield: Some(Arc::new(shield)),
     };
     let state = siagen_server::AppState::new(store.clone(), server_cfg, services);
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -2,22 +2,29 @@
 //! Hugging Face–compatible hub (progress, resume, SHA-256 check).
 
 mod common;
-use common::*;
 use axum::extract::{Path as AxPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use common::*;
 use std::sync::{Arc, Mutex};
 
 fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = cli(dir, args, &[]);
-    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
 fn list_and_import() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, out, _) = run(dir.path(), &["model", "list"]);
-    assert!(ok && out.contains("no model installed") && out.contains("siagen model pull"), "{out}");
+    assert!(
+        ok && out.contains("no model installed") && out.contains("siagen model pull"),
+        "{out}"
+    );
 
     let src = tempfile::tempdir().unwrap();
     let file = src.path().join("tiny-chat.gguf");
@@ -34,7 +41,10 @@ fn list_and_import() {
     assert_eq!(m["quantization"], "F32");
     assert!(m["origin"].as_str().unwrap().starts_with("https://"));
     let (_, table, _) = run(dir.path(), &["model", "list"]);
-    assert!(table.contains("tiny-chat") && table.contains("apache-2.0"), "{table}");
+    assert!(
+        table.contains("tiny-chat") && table.contains("apache-2.0"),
+        "{table}"
+    );
 
     let bogus = src.path().join("bogus.gguf");
     std::fs::write(&bogus, b"not a model").unwrap();
@@ -51,8 +61,15 @@ struct Hub {
     ranges: Arc<Mutex<Vec<String>>>,
 }
 
-async fn resolve(State(hub): State<Hub>, AxPath((org, repo, rev, file)): AxPath<(String, String, String, String)>, method: axum::http::Method, headers: HeaderMap) -> axum::response::Response {
-    if (org.as_str(), repo.as_str(), rev.as_str(), file.as_str()) != ("acme", "tiny-GGUF", "main", "tiny-chat.gguf") {
+async fn resolve(
+    State(hub): State<Hub>,
+    AxPath((org, repo, rev, file)): AxPath<(String, String, String, String)>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    if (org.as_str(), repo.as_str(), rev.as_str(), file.as_str())
+        != ("acme", "tiny-GGUF", "main", "tiny-chat.gguf")
+    {
         return StatusCode::NOT_FOUND.into_response();
     }
     let etag = [("x-linked-etag", format!("\"{}\"", hub.sha))];
@@ -61,27 +78,46 @@ async fn resolve(State(hub): State<Hub>, AxPath((org, repo, rev, file)): AxPath<
     }
     if let Some(range) = headers.get("range").and_then(|v| v.to_str().ok()) {
         hub.ranges.lock().unwrap().push(range.to_string());
-        let start: usize = range.trim_start_matches("bytes=").trim_end_matches('-').parse().unwrap();
+        let start: usize = range
+            .trim_start_matches("bytes=")
+            .trim_end_matches('-')
+            .parse()
+            .unwrap();
         if start >= hub.file.len() {
             return StatusCode::RANGE_NOT_SATISFIABLE.into_response();
         }
-        return (StatusCode::PARTIAL_CONTENT, etag, hub.file[start..].to_vec()).into_response();
+        return (
+            StatusCode::PARTIAL_CONTENT,
+            etag,
+            hub.file[start..].to_vec(),
+        )
+            .into_response();
     }
     (etag, hub.file.to_vec()).into_response()
 }
 
 fn start_hub(file: Vec<u8>) -> (String, Hub) {
     use sha2::Digest;
-    let hub = Hub { sha: hex::encode(sha2::Sha256::digest(&file)), file: Arc::new(file), ranges: Arc::default() };
+    let hub = Hub {
+        sha: hex::encode(sha2::Sha256::digest(&file)),
+        file: Arc::new(file),
+        ranges: Arc::default(),
+    };
     let state = hub.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             let app = axum::Router::new()
-                .route("/{org}/{repo}/resolve/{rev}/{file}", axum::routing::get(resolve).head(resolve))
+                .route(
+                    "/{org}/{repo}/resolve/{rev}/{file}",
+                    axum::routing::get(resolve).head(resolve),
+                )
                 .with_state(state);
             axum::serve(listener, app).await.unwrap();
         });
@@ -101,25 +137,69 @@ fn pull_verifies_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let downloads = dir.path().join("models/.downloads");
     std::fs::create_dir_all(&downloads).unwrap();
-    std::fs::write(downloads.join("tiny-chat.gguf.part"), &bytes[..bytes.len() / 2]).unwrap();
-    let (ok, out, err) = run(dir.path(), &["model", "pull", "acme/tiny-GGUF", "tiny-chat.gguf", "--hub", &hub_url]);
+    std::fs::write(
+        downloads.join("tiny-chat.gguf.part"),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
+    let (ok, out, err) = run(
+        dir.path(),
+        &[
+            "model",
+            "pull",
+            "acme/tiny-GGUF",
+            "tiny-chat.gguf",
+            "--hub",
+            &hub_url,
+        ],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("SHA-256 verified"), "{out}");
-    assert_eq!(hub.ranges.lock().unwrap().as_slice(), [format!("bytes={}-", bytes.len() / 2)]);
-    assert_eq!(std::fs::read(dir.path().join("models/tiny-chat.gguf")).unwrap(), bytes);
+    assert_eq!(
+        hub.ranges.lock().unwrap().as_slice(),
+        [format!("bytes={}-", bytes.len() / 2)]
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("models/tiny-chat.gguf")).unwrap(),
+        bytes
+    );
     let (_, list, _) = run(dir.path(), &["model", "list"]);
     assert!(list.contains("tiny-chat"));
 
     // A wrong checksum installs nothing and removes the download.
     let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = run(dir.path(), &["model", "pull", "acme/tiny-GGUF", "tiny-chat.gguf", "--hub", &hub_url,
-        "--sha256", &"0".repeat(64)]);
+    let (ok, _, err) = run(
+        dir.path(),
+        &[
+            "model",
+            "pull",
+            "acme/tiny-GGUF",
+            "tiny-chat.gguf",
+            "--hub",
+            &hub_url,
+            "--sha256",
+            &"0".repeat(64),
+        ],
+    );
     assert!(!ok);
     assert!(err.contains("SHA-256 mismatch"), "{err}");
     assert!(!dir.path().join("models/tiny-chat.gguf").exists());
-    assert!(!dir.path().join("models/.downloads/tiny-chat.gguf.part").exists());
+    assert!(!dir
+        .path()
+        .join("models/.downloads/tiny-chat.gguf.part")
+        .exists());
 
     // An unknown file is a clear error.
-    let (ok, _, err) = run(dir.path(), &["model", "pull", "acme/tiny-GGUF", "other.gguf", "--hub", &hub_url]);
+    let (ok, _, err) = run(
+        dir.path(),
+        &[
+            "model",
+            "pull",
+            "acme/tiny-GGUF",
+            "other.gguf",
+            "--hub",
+            &hub_url,
+        ],
+    );
     assert!(!ok && err.contains("404"), "{err}");
 }
