@@ -11,6 +11,7 @@ mod openai;
 mod problem;
 mod session;
 mod shield;
+pub mod upstream;
 mod web;
 
 pub use auth::{CSRF_HEADER, SESSION_COOKIE};
@@ -56,6 +57,8 @@ pub struct Services {
     pub energy: Option<Arc<Energy>>,
     /// Pseudonymisation and the egress policy in front of every model.
     pub shield: Option<Arc<ShieldState>>,
+    /// Declared OpenAI-compatible upstreams (scale-out).
+    pub upstreams: Option<Arc<upstream::Upstreams>>,
 }
 
 /// The privacy shield as the server uses it.

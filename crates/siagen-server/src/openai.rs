@@ -77,7 +77,7 @@ fn may_generate(actor: &siagen_store::Actor) -> Result<(), StoreError> {
 }
 
 /// A string or a list of strings (`stop`, `prompt`, `input`).
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize, Clone)]
 #[serde(untagged)]
 pub(crate) enum OneOrMany {
     One(String),
@@ -120,7 +120,7 @@ pub(crate) struct InMessage {
     name: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, serde::Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StreamOptions {
     #[serde(default)]
@@ -128,7 +128,9 @@ pub(crate) struct StreamOptions {
 }
 
 /// Sampling fields shared by both completion routes (OpenAI's, plus top_k/min_p/repetition_penalty).
-#[derive(Deserialize, Default)]
+/// Serialised as given when a request is forwarded to an upstream.
+#[derive(Deserialize, serde::Serialize, Default)]
+#[serde(default)]
 pub(crate) struct Sampling {
     #[serde(default)]
     temperature: Option<f32>,
@@ -160,8 +162,8 @@ pub(crate) struct Sampling {
     stream: Option<bool>,
     #[serde(default)]
     stream_options: Option<StreamOptions>,
-    /// Accepted for compatibility; never stored (it may identify a person).
-    #[serde(default, rename = "user")]
+    /// Accepted for compatibility; never stored nor forwarded (it may identify a person).
+    #[serde(default, rename = "user", skip_serializing)]
     _user: Option<String>,
     #[serde(default)]
     response_format: Option<Value>,
@@ -370,6 +372,7 @@ async fn egress(
     actor: &siagen_store::Actor,
     headers: &axum::http::HeaderMap,
     texts: Vec<String>,
+    dest: Option<&siagen_shield::Destination>,
 ) -> Result<(Vec<String>, Egress), Problem> {
     let Some(sh) = state.services.shield.clone() else {
         return Ok((
@@ -390,7 +393,8 @@ async fn egress(
         }
         None => format!("user:{}", actor.user_id.unwrap_or(0)),
     };
-    match sh.policy.decide(&sh.local_engine) {
+    let dest = dest.unwrap_or(&sh.local_engine);
+    match sh.policy.decide(dest) {
         siagen_shield::EgressDecision::Raw => Ok((
             texts,
             Egress {
@@ -708,11 +712,49 @@ pub(crate) async fn chat_completions(
     }
     let params = body.sampling.params(body.logprobs.unwrap_or(false), top)?;
     let mut msgs = messages(body.messages)?;
+    if state
+        .services
+        .upstreams
+        .as_ref()
+        .is_some_and(|u| u.serves(&body.model))
+    {
+        let texts = msgs.iter().map(|m| m.content.clone()).collect();
+        let roles: Vec<String> = msgs.into_iter().map(|m| m.role).collect();
+        let (logprobs, top_logprobs) = (body.logprobs, body.top_logprobs);
+        let sampling = serde_json::to_value(&body.sampling).map_err(|e| Problem::internal(&e))?;
+        return proxy(
+            &state,
+            actor,
+            &headers,
+            "chat",
+            &body.model,
+            texts,
+            body.sampling.stream.unwrap_or(false),
+            move |texts, model| {
+                let mut v = sampling;
+                v["model"] = json!(model);
+                v["messages"] = json!(roles
+                    .iter()
+                    .zip(texts)
+                    .map(|(r, t)| json!({ "role": r, "content": t }))
+                    .collect::<Vec<_>>());
+                if let Some(l) = logprobs {
+                    v["logprobs"] = json!(l);
+                }
+                if let Some(t) = top_logprobs {
+                    v["top_logprobs"] = json!(t);
+                }
+                v
+            },
+        )
+        .await;
+    }
     let (texts, eg) = egress(
         &state,
         &actor,
         &headers,
         msgs.iter().map(|m| m.content.clone()).collect(),
+        None,
     )
     .await?;
     for (m, t) in msgs.iter_mut().zip(texts) {
@@ -845,7 +887,35 @@ pub(crate) async fn completions(
     }
     let top = body.logprobs.unwrap_or(0);
     let params = body.sampling.params(body.logprobs.is_some(), top)?;
-    let (mut texts, eg) = egress(&state, &actor, &headers, vec![prompt]).await?;
+    if state
+        .services
+        .upstreams
+        .as_ref()
+        .is_some_and(|u| u.serves(&body.model))
+    {
+        let sampling = serde_json::to_value(&body.sampling).map_err(|e| Problem::internal(&e))?;
+        let logprobs = body.logprobs;
+        return proxy(
+            &state,
+            actor,
+            &headers,
+            "completion",
+            &body.model,
+            vec![prompt],
+            body.sampling.stream.unwrap_or(false),
+            move |mut texts, model| {
+                let mut v = sampling;
+                v["model"] = json!(model);
+                v["prompt"] = json!(texts.remove(0));
+                if let Some(l) = logprobs {
+                    v["logprobs"] = json!(l);
+                }
+                v
+            },
+        )
+        .await;
+    }
+    let (mut texts, eg) = egress(&state, &actor, &headers, vec![prompt], None).await?;
     let prompt = texts.remove(0);
     let mut started = start(
         &state,
@@ -953,6 +1023,238 @@ pub(crate) async fn completions(
         .into_response())
 }
 
+/// Forwards a generation to the least busy healthy replica of an upstream model, after the
+/// egress policy for that replica; re-identifies the answer; audits and records it.
+#[allow(clippy::too_many_arguments)]
+async fn proxy(
+    state: &AppState,
+    actor: siagen_store::Actor,
+    headers: &axum::http::HeaderMap,
+    route: &'static str,
+    model: &str,
+    texts: Vec<String>,
+    streaming: bool,
+    build: impl FnOnce(Vec<String>, &str) -> Value,
+) -> Result<Response, Problem> {
+    let upstreams = state
+        .services
+        .upstreams
+        .clone()
+        .ok_or_else(|| Problem::internal(&"no upstreams"))?;
+    let store = state.store.clone();
+    let who = actor.clone();
+    blocking(move || store.authorize(&who, "generation", "upstream", may_generate)).await?;
+    let lease = upstreams.pick(model).ok_or_else(|| {
+        let mut p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream-down",
+            format!("no healthy upstream serves '{model}' right now"),
+        );
+        p.retry_after = Some(10);
+        p
+    })?;
+    let replica = lease.replica().clone();
+    let prompt_sha = siagen_store::sha256_hex(texts.join("\u{1e}"));
+    let (texts, eg) = egress(state, &actor, headers, texts, Some(&replica.destination())).await?;
+    let mut body = build(texts, replica.upstream_model());
+    if let Some(o) = body.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    let id = new_id(if route == "chat" { "chatcmpl" } else { "cmpl" });
+    let store = state.store.clone();
+    let label = actor.audit_label();
+    let details = json!({ "route": route, "generation_id": id, "prompt_sha256": prompt_sha,
+        "upstream": { "url": replica.config.url, "operator": replica.config.operator,
+                      "jurisdiction": replica.config.jurisdiction }, "egress": eg.audit });
+    let target = format!("model:{model}");
+    blocking(move || store.audit_event(&label, "generation", &target, "ok", details)).await?;
+    let resp = match replica
+        .post(
+            &upstreams.client,
+            if route == "chat" {
+                "chat/completions"
+            } else {
+                "completions"
+            },
+        )
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            upstreams.mark_down(&replica);
+            tracing::warn!(url = %replica.config.url, error = %e, "upstream unreachable");
+            return Err(Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream-unreachable",
+                format!("the upstream for '{model}' did not answer"),
+            ));
+        }
+    };
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let msg: String = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| {
+                v.get("detail")
+                    .or_else(|| v.pointer("/error/message"))
+                    .and_then(|m| m.as_str().map(str::to_string))
+            })
+            .unwrap_or_else(|| format!("status {status}"));
+        let code = if status.is_client_error() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::BAD_GATEWAY
+        };
+        return Err(Problem::new(
+            code,
+            "upstream-error",
+            format!("upstream for '{model}': {msg}"),
+        ));
+    }
+    let meter = UpstreamRecord {
+        state: state.clone(),
+        actor,
+        id: id.clone(),
+        model: model.to_string(),
+        route,
+        operator: replica.config.operator.clone(),
+    };
+    let client_model = model.to_string();
+    if !streaming {
+        let mut v: Value = resp
+            .json()
+            .await
+            .map_err(|e| Problem::new(StatusCode::BAD_GATEWAY, "upstream-error", e.to_string()))?;
+        v["model"] = json!(client_model);
+        v["id"] = json!(id);
+        if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
+            for c in choices {
+                for ptr in ["/message/content", "/text"] {
+                    if let Some(t) = c.pointer_mut(ptr) {
+                        if let Some(s) = t.as_str() {
+                            *t = json!(eg.restore(s.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        meter.record(&v["usage"], "stop").await;
+        drop(lease);
+        return Ok(Json(v).into_response());
+    }
+    let mut reid = eg.streamer();
+    let mut resp = resp;
+    let events = async_stream(move |tx| async move {
+        let _lease = lease;
+        let mut buf = String::new();
+        let mut usage = Value::Null;
+        let mut last: Option<Value> = None;
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(c)) => c,
+                _ => break,
+            };
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                for line in event.lines() {
+                    let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+                        continue;
+                    };
+                    if data == "[DONE]" {
+                        if let (Some(rest), Some(mut tail)) = (
+                            reid.as_mut().map(|r| r.finish()).filter(|r| !r.is_empty()),
+                            last.take(),
+                        ) {
+                            set_delta(&mut tail, rest);
+                            let _ = tx.send(sse(tail)).await;
+                        }
+                        meter.record(&usage, "stop").await;
+                        let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
+                        return;
+                    }
+                    let Ok(mut v) = serde_json::from_str::<Value>(data) else {
+                        continue;
+                    };
+                    v["model"] = json!(client_model);
+                    v["id"] = json!(id);
+                    if !v["usage"].is_null() {
+                        usage = v["usage"].clone();
+                    }
+                    if let Some(r) = reid.as_mut() {
+                        for ptr in ["/choices/0/delta/content", "/choices/0/text"] {
+                            if let Some(t) = v.pointer_mut(ptr) {
+                                if let Some(s) = t.as_str() {
+                                    *t = json!(r.push(s));
+                                }
+                            }
+                        }
+                    }
+                    if v["choices"].as_array().is_some_and(|c| !c.is_empty()) {
+                        let mut template = v.clone();
+                        if let Some(c) = template.pointer_mut("/choices/0/finish_reason") {
+                            *c = Value::Null;
+                        }
+                        last = Some(template);
+                    }
+                    if tx.send(sse(v)).await.is_err() {
+                        meter.record(&usage, "cancelled").await;
+                        return;
+                    }
+                }
+            }
+        }
+        meter.record(&usage, "stop").await;
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Puts `text` as the content of a chunk (chat delta or completion text).
+fn set_delta(chunk: &mut Value, text: String) {
+    for ptr in ["/choices/0/delta/content", "/choices/0/text"] {
+        if let Some(t) = chunk.pointer_mut(ptr) {
+            *t = json!(text);
+            return;
+        }
+    }
+}
+
+/// Records an upstream generation: its tokens, and its energy as not metered here.
+struct UpstreamRecord {
+    state: AppState,
+    actor: siagen_store::Actor,
+    id: String,
+    model: String,
+    route: &'static str,
+    operator: String,
+}
+
+impl UpstreamRecord {
+    async fn record(&self, usage: &Value, finish: &str) {
+        let rec = siagen_store::GenerationRecord {
+            id: self.id.clone(),
+            model: self.model.clone(),
+            route: format!("{}-upstream", self.route),
+            prompt_tokens: usage["prompt_tokens"].as_i64().unwrap_or(0),
+            completion_tokens: usage["completion_tokens"].as_i64().unwrap_or(0),
+            finish_reason: finish.to_string(),
+            joules: 0.0,
+            co2e_g: 0.0,
+            energy_method: format!("unmetered: upstream run by {}", self.operator),
+        };
+        let store = self.state.store.clone();
+        let actor = self.actor.clone();
+        if let Err(e) = blocking(move || store.record_generation(&actor, &rec)).await {
+            tracing::error!(error = ?e.detail, "cannot record an upstream generation");
+        }
+    }
+}
+
 /// Runs a producer task feeding a bounded channel, exposed as a stream for SSE. When the client
 /// goes away, the stream is dropped, sends fail, the task ends and drops the generation: the
 /// engine sees the closed channel and stops.
@@ -988,13 +1290,25 @@ pub(crate) async fn models(
     let list = tokio::task::spawn_blocking(move || engine.models())
         .await
         .map_err(|e| Problem::internal(&e))??;
-    Ok(Json(json!({
-        "object": "list",
-        "data": list.iter().map(|m| json!({
-            "id": m.name, "object": "model", "created": 0, "owned_by": "siagen",
-            "siagen": m,
-        })).collect::<Vec<_>>(),
-    })))
+    let mut data: Vec<Value> = list
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.name, "object": "model", "created": 0, "owned_by": "siagen",
+                "siagen": m,
+            })
+        })
+        .collect();
+    for (name, replicas) in state.services.upstreams.iter().flat_map(|u| u.models()) {
+        data.push(json!({
+            "id": name, "object": "model", "created": 0, "owned_by": "upstream",
+            "upstreams": replicas.iter().map(|r| json!({
+                "operator": r.config.operator, "jurisdiction": r.config.jurisdiction,
+                "may_receive_identifying": r.config.may_receive_identifying, "healthy": r.healthy(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(Json(json!({ "object": "list", "data": data })))
 }
 
 #[derive(Deserialize)]

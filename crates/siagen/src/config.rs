@@ -49,6 +49,8 @@ pub struct FileConfig {
     pub engine_may_receive_identifying: Option<bool>,
     /// Surrogates: `realistic` (default) or `tags` (`[NOM_1]`).
     pub surrogate_style: Option<String>,
+    /// OpenAI-compatible engines serving models by name (`[[upstreams]]` tables).
+    pub upstreams: Option<Vec<siagen_server::upstream::UpstreamConfig>>,
 }
 
 impl FileConfig {

@@ -826,7 +826,14 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
         engine: Some(Arc::new(engine)),
         energy: Some(Arc::new(siagen_server::Energy::probe(carbon)?)),
         shield: Some(Arc::new(shield)),
+        upstreams: match settings.file.upstreams.clone() {
+            Some(list) if !list.is_empty() => Some(Arc::new(
+                siagen_server::upstream::Upstreams::new(list).map_err(anyhow::Error::msg)?,
+            )),
+            _ => None,
+        },
     };
+    let upstreams = services.upstreams.clone();
     let state = siagen_server::AppState::new(store.clone(), server_cfg, services);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -836,6 +843,9 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
+        if let Some(u) = &upstreams {
+            u.spawn_health_checks(std::time::Duration::from_secs(15));
+        }
         store.audit_event(
             "system",
             "server.start",
