@@ -567,6 +567,7 @@ impl Meter {
 
 /// Authorises, starts the generation and writes its audit entry (model, parameters, prompt hash
 /// and token count: never the text).
+#[allow(clippy::too_many_arguments)]
 async fn start(
     state: &AppState,
     actor: siagen_store::Actor,

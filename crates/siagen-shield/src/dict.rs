@@ -247,8 +247,8 @@ impl Dicts {
             .iter()
             .map(|w| fold(w))
             .filter(|w| {
-                surnames.get(w).map_or(true, |&r| r > 3000)
-                    && first_names.get(w).map_or(true, |f| f.rank > 1000)
+                surnames.get(w).is_none_or(|&r| r > 3000)
+                    && first_names.get(w).is_none_or(|f| f.rank > 1000)
             })
             .collect();
         Ok(Dicts {

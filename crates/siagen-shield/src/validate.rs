@@ -46,7 +46,7 @@ pub fn luhn_is_valid(s: &str) -> bool {
     if c.is_empty() || !c.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
-    luhn_sum(c.as_bytes()) % 10 == 0
+    luhn_sum(c.as_bytes()).is_multiple_of(10)
 }
 
 fn luhn_sum(digits: &[u8]) -> u32 {
@@ -74,7 +74,7 @@ fn luhn_sum(digits: &[u8]) -> u32 {
 pub(crate) fn luhn_complete(body: &str) -> String {
     for d in 0..10u8 {
         let candidate = format!("{body}{d}");
-        if luhn_sum(candidate.as_bytes()) % 10 == 0 {
+        if luhn_sum(candidate.as_bytes()).is_multiple_of(10) {
             return candidate;
         }
     }
