@@ -797,81 +797,15 @@ pub(crate) async fn chat_completions(
             &energy,
         ));
     }
-    let Started {
-        mut stream,
-        model,
-        include_usage,
-        logprobs,
-        meter,
-        ..
-    } = started;
-    let mut reid = eg.streamer();
-    let events = async_stream(move |tx| async move {
-        let head = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{ "index": 0, "delta": { "role": "assistant", "content": "" }, "logprobs": null, "finish_reason": null }] });
-        if tx.send(sse(head)).await.is_err() {
-            return;
-        }
-        let mut meter = Some(meter);
-        while let Some(ev) = stream.next().await {
-            let chunk = match ev {
-                GenerationEvent::Token(t) => {
-                    if let Some(m) = &meter {
-                        m.token();
-                    }
-                    let text = match &mut reid {
-                        Some(r) => r.push(&t.text),
-                        None => t.text.clone(),
-                    };
-                    json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [{ "index": 0, "delta": { "content": text },
-                                  "logprobs": if logprobs { json!({ "content": [token_logprob(&t)] }) } else { Value::Null },
-                                  "finish_reason": null }] })
-                }
-                GenerationEvent::Done(d) => {
-                    let energy = match meter.take() {
-                        Some(m) => m.finish(&d).await,
-                        None => Value::Null,
-                    };
-                    if let Some(rest) = reid.as_mut().map(|r| r.finish()).filter(|r| !r.is_empty())
-                    {
-                        let c = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                            "choices": [{ "index": 0, "delta": { "content": rest }, "logprobs": null, "finish_reason": null }] });
-                        if tx.send(sse(c)).await.is_err() {
-                            return;
-                        }
-                    }
-                    let last = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                        "choices": [{ "index": 0, "delta": {}, "logprobs": null, "finish_reason": finish(d.finish_reason) }] });
-                    if tx.send(sse(last)).await.is_err() {
-                        return;
-                    }
-                    if include_usage {
-                        let u = json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                            "choices": [], "usage": usage(&d, &energy) });
-                        let _ = tx.send(sse(u)).await;
-                    }
-                    break;
-                }
-                GenerationEvent::Error(e) => {
-                    tracing::error!(error = %e, "generation failed mid-stream");
-                    json!({ "error": { "message": "generation failed", "type": "server_error" } })
-                }
-            };
-            if tx.send(sse(chunk)).await.is_err() {
-                // Client gone: dropping `stream` cancels the generation.
-                drop(stream);
-                if let Some(m) = meter.take() {
-                    m.finish_cancelled().await;
-                }
-                return;
-            }
-        }
-        let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
-    });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(stream_local(
+        Shape::Chat,
+        started,
+        eg.streamer(),
+        id,
+        created,
+        chat_logprobs,
+    )
+    .into_response())
 }
 
 pub(crate) async fn completions(
@@ -931,13 +865,6 @@ pub(crate) async fn completions(
     .await?;
     let id = started.meter.id.clone();
     let created = now_secs();
-    let legacy_logprobs = |tokens: &[TokenEvent]| {
-        json!({
-            "tokens": tokens.iter().map(|t| t.text.clone()).collect::<Vec<_>>(),
-            "token_logprobs": tokens.iter().map(|t| t.logprob).collect::<Vec<_>>(),
-            "top_logprobs": tokens.iter().map(|t| t.top.iter().map(|c| (c.text.clone(), c.logprob)).collect::<HashMap<_, _>>()).collect::<Vec<_>>(),
-        })
-    };
     if !started.streaming {
         let (text, tokens, done) = collect(&mut started.stream, &started.meter).await?;
         let text = eg.restore(text);
@@ -953,75 +880,15 @@ pub(crate) async fn completions(
             &energy,
         ));
     }
-    let Started {
-        mut stream,
-        model,
-        include_usage,
-        logprobs,
-        meter,
-        ..
-    } = started;
-    let mut reid = eg.streamer();
-    let events = async_stream(move |tx| async move {
-        let mut meter = Some(meter);
-        while let Some(ev) = stream.next().await {
-            let chunk = match ev {
-                GenerationEvent::Token(t) => {
-                    if let Some(m) = &meter {
-                        m.token();
-                    }
-                    let text = match &mut reid {
-                        Some(r) => r.push(&t.text),
-                        None => t.text.clone(),
-                    };
-                    json!({ "id": id, "object": "text_completion", "created": created, "model": model,
-                    "choices": [{ "index": 0, "text": text,
-                                  "logprobs": if logprobs { legacy_logprobs(std::slice::from_ref(&t)) } else { Value::Null },
-                                  "finish_reason": null }] })
-                }
-                GenerationEvent::Done(d) => {
-                    let energy = match meter.take() {
-                        Some(m) => m.finish(&d).await,
-                        None => Value::Null,
-                    };
-                    if let Some(rest) = reid.as_mut().map(|r| r.finish()).filter(|r| !r.is_empty())
-                    {
-                        let c = json!({ "id": id, "object": "text_completion", "created": created, "model": model,
-                            "choices": [{ "index": 0, "text": rest, "logprobs": null, "finish_reason": null }] });
-                        if tx.send(sse(c)).await.is_err() {
-                            return;
-                        }
-                    }
-                    let last = json!({ "id": id, "object": "text_completion", "created": created, "model": model,
-                        "choices": [{ "index": 0, "text": "", "logprobs": null, "finish_reason": finish(d.finish_reason) }] });
-                    if tx.send(sse(last)).await.is_err() {
-                        return;
-                    }
-                    if include_usage {
-                        let u = json!({ "id": id, "object": "text_completion", "created": created, "model": model,
-                            "choices": [], "usage": usage(&d, &energy) });
-                        let _ = tx.send(sse(u)).await;
-                    }
-                    break;
-                }
-                GenerationEvent::Error(e) => {
-                    tracing::error!(error = %e, "generation failed mid-stream");
-                    json!({ "error": { "message": "generation failed", "type": "server_error" } })
-                }
-            };
-            if tx.send(sse(chunk)).await.is_err() {
-                drop(stream);
-                if let Some(m) = meter.take() {
-                    m.finish_cancelled().await;
-                }
-                return;
-            }
-        }
-        let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
-    });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(stream_local(
+        Shape::Completion,
+        started,
+        eg.streamer(),
+        id,
+        created,
+        |t| legacy_logprobs(std::slice::from_ref(t)),
+    )
+    .into_response())
 }
 
 /// Forwards a generation to the least busy healthy replica of an upstream model, after the
@@ -1254,6 +1121,142 @@ impl UpstreamRecord {
             tracing::error!(error = ?e.detail, "cannot record an upstream generation");
         }
     }
+}
+
+/// Legacy `/v1/completions` log-probabilities.
+fn legacy_logprobs(tokens: &[TokenEvent]) -> Value {
+    json!({
+        "tokens": tokens.iter().map(|t| t.text.clone()).collect::<Vec<_>>(),
+        "token_logprobs": tokens.iter().map(|t| t.logprob).collect::<Vec<_>>(),
+        "top_logprobs": tokens.iter().map(|t| t.top.iter().map(|c| (c.text.clone(), c.logprob)).collect::<HashMap<_, _>>()).collect::<Vec<_>>(),
+    })
+}
+
+/// Chat log-probabilities of one streamed token.
+fn chat_logprobs(t: &TokenEvent) -> Value {
+    json!({ "content": [token_logprob(t)] })
+}
+
+/// The two shapes of streamed chunks.
+#[derive(Clone, Copy)]
+enum Shape {
+    Chat,
+    Completion,
+}
+
+impl Shape {
+    fn object(self) -> &'static str {
+        match self {
+            Shape::Chat => "chat.completion.chunk",
+            Shape::Completion => "text_completion",
+        }
+    }
+
+    /// One choice: `text` None is the empty delta of the final chunk.
+    fn choice(self, text: Option<&str>, logprobs: Value, finish: Option<&str>) -> Value {
+        match self {
+            Shape::Chat => {
+                let delta = text.map_or_else(|| json!({}), |t| json!({ "content": t }));
+                json!({ "index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish })
+            }
+            Shape::Completion => {
+                json!({ "index": 0, "text": text.unwrap_or(""), "logprobs": logprobs, "finish_reason": finish })
+            }
+        }
+    }
+}
+
+/// Streams a local generation as SSE chunks of `shape`: tokens (re-identified when the prompt
+/// was pseudonymised), the final chunk with the finish reason, the usage chunk when asked, then
+/// `[DONE]`. A client that goes away cancels the generation, which is still recorded.
+fn stream_local(
+    shape: Shape,
+    started: Started,
+    mut reid: Option<crate::shield::StreamReidentifier>,
+    id: String,
+    created: u64,
+    token_logprobs: impl Fn(&TokenEvent) -> Value + Send + 'static,
+) -> Sse<impl futures_core::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let Started {
+        mut stream,
+        model,
+        include_usage,
+        logprobs,
+        meter,
+        ..
+    } = started;
+    let events = async_stream(move |tx| async move {
+        let chunk = |choices: Value| json!({ "id": id, "object": shape.object(), "created": created, "model": model, "choices": choices });
+        if let Shape::Chat = shape {
+            let head = chunk(
+                json!([{ "index": 0, "delta": { "role": "assistant", "content": "" }, "logprobs": null, "finish_reason": null }]),
+            );
+            if tx.send(sse(head)).await.is_err() {
+                return;
+            }
+        }
+        let mut meter = Some(meter);
+        while let Some(ev) = stream.next().await {
+            let out = match ev {
+                GenerationEvent::Token(t) => {
+                    if let Some(m) = &meter {
+                        m.token();
+                    }
+                    let text = match &mut reid {
+                        Some(r) => r.push(&t.text),
+                        None => t.text.clone(),
+                    };
+                    let lp = if logprobs {
+                        token_logprobs(&t)
+                    } else {
+                        Value::Null
+                    };
+                    chunk(json!([shape.choice(Some(&text), lp, None)]))
+                }
+                GenerationEvent::Done(d) => {
+                    let energy = match meter.take() {
+                        Some(m) => m.finish(&d).await,
+                        None => Value::Null,
+                    };
+                    let mut tail = vec![];
+                    if let Some(rest) = reid.as_mut().map(|r| r.finish()).filter(|r| !r.is_empty())
+                    {
+                        tail.push(chunk(json!([shape.choice(Some(&rest), Value::Null, None)])));
+                    }
+                    tail.push(chunk(json!([shape.choice(
+                        None,
+                        Value::Null,
+                        Some(finish(d.finish_reason))
+                    )])));
+                    if include_usage {
+                        let mut u = chunk(json!([]));
+                        u["usage"] = usage(&d, &energy);
+                        tail.push(u);
+                    }
+                    for c in tail {
+                        if tx.send(sse(c)).await.is_err() {
+                            return;
+                        }
+                    }
+                    break;
+                }
+                GenerationEvent::Error(e) => {
+                    tracing::error!(error = %e, "generation failed mid-stream");
+                    json!({ "error": { "message": "generation failed", "type": "server_error" } })
+                }
+            };
+            if tx.send(sse(out)).await.is_err() {
+                // Client gone: dropping `stream` cancels the generation.
+                drop(stream);
+                if let Some(m) = meter.take() {
+                    m.finish_cancelled().await;
+                }
+                return;
+            }
+        }
+        let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 /// Runs a producer task feeding a bounded channel, exposed as a stream for SSE. When the client
