@@ -273,6 +273,19 @@ pub struct DocumentView {
     pub current_revision: RevisionView,
     /// The most recent validation, if any (it may concern an older revision).
     pub validation: Option<ValidationInfo>,
+    /// Energy of the generations behind its machine revisions.
+    pub energy: DocumentEnergy,
+}
+
+/// Energy of the generations cited by a document's machine revisions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentEnergy {
+    /// Generations counted (each once).
+    pub generations: i64,
+    /// Watt-hours.
+    pub wh: f64,
+    /// Grams of CO2 equivalent.
+    pub co2e_g: f64,
 }
 
 impl DocumentView {
@@ -523,6 +536,18 @@ fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
             })
         })
         .optional()?;
+    let energy = conn
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(joules), 0) / 3600.0, COALESCE(SUM(co2e_g), 0) FROM generations
+             WHERE id IN (SELECT generation_id FROM revisions WHERE document_id = ?1)",
+        )?
+        .query_row([id], |r| {
+            Ok(DocumentEnergy {
+                generations: r.get(0)?,
+                wh: r.get(1)?,
+                co2e_g: r.get(2)?,
+            })
+        })?;
     Ok(DocumentView {
         id: row.0,
         kind: row.1.parse()?,
@@ -534,6 +559,7 @@ fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
         updated_at: row.8,
         current_revision: load_revision(conn, row.5)?,
         validation,
+        energy,
     })
 }
 

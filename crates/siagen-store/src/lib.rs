@@ -27,8 +27,8 @@ mod roles;
 pub use accounts::{generate_password, Actor, LoginOutcome, NewUser, Session, TokenInfo, User};
 pub use audit::{AuditEntry, VerifyProblem, VerifyReport};
 pub use documents::{
-    Author, DocState, DocumentFilter, DocumentKind, DocumentSummary, DocumentView, HistoryEvent,
-    ModelAuthor, NewDocument, Page, RevisionView, ValidationInfo,
+    Author, DocState, DocumentEnergy, DocumentFilter, DocumentKind, DocumentSummary, DocumentView,
+    HistoryEvent, ModelAuthor, NewDocument, Page, RevisionView, ValidationInfo,
 };
 pub use energy::{EnergyBy, EnergyRow, GenerationRecord};
 pub use error::{Result, StoreError};
