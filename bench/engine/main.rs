@@ -87,6 +87,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let (models_dir, name) = match &args.model {
         Some(path) => {
+            // A missing file is written first, so that a peer engine can load the same weights.
+            if !path.exists() {
+                write_tiny_llama(path, &TinyConfig::qwen25_05b_shape(args.dtype))?;
+                eprintln!("wrote random {:?} model with Qwen2.5-0.5B shape to {}", args.dtype, path.display());
+            }
             let parent = path.parent().map(PathBuf::from).unwrap_or_default();
             let stem = path
                 .file_stem()
