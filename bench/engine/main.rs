@@ -90,7 +90,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // A missing file is written first, so that a peer engine can load the same weights.
             if !path.exists() {
                 write_tiny_llama(path, &TinyConfig::qwen25_05b_shape(args.dtype))?;
-                eprintln!("wrote random {:?} model with Qwen2.5-0.5B shape to {}", args.dtype, path.display());
+                eprintln!(
+                    "wrote random {:?} model with Qwen2.5-0.5B shape to {}",
+                    args.dtype,
+                    path.display()
+                );
             }
             let parent = path.parent().map(PathBuf::from).unwrap_or_default();
             let stem = path
