@@ -599,16 +599,17 @@ fn insert_revision(
     Ok((conn.last_insert_rowid(), hash))
 }
 
-fn check_generation(conn: &Connection, m: &Option<ModelAuthor>) -> Result<()> {
+/// A draft may cite only a generation its author requested on this server.
+fn check_generation(conn: &Connection, m: &Option<ModelAuthor>, user: i64) -> Result<()> {
     if let Some(id) = m.as_ref().and_then(|m| m.generation_id.as_ref()) {
         let known = conn
-            .prepare_cached("SELECT 1 FROM generations WHERE id = ?1")?
-            .query_row([id], |_| Ok(()))
+            .prepare_cached("SELECT 1 FROM generations WHERE id = ?1 AND user_id = ?2")?
+            .query_row(params![id, user], |_| Ok(()))
             .optional()?
             .is_some();
         if !known {
             return Err(StoreError::Invalid(format!(
-                "generated_by.generation_id '{id}' is not a generation of this server"
+                "generated_by.generation_id '{id}' is not a generation you requested on this server"
             )));
         }
     }
@@ -655,7 +656,7 @@ impl Store {
         })?;
         check_new(&new)?;
         self.write(&actor.audit_label(), "document.create", "document:?", |tx| {
-            check_generation(tx, &new.generated_by)?;
+            check_generation(tx, &new.generated_by, user)?;
             let at = now();
             tx.prepare_cached(
                 "INSERT INTO documents (kind, title, patient_ref, state, created_by, created_at, updated_at)
@@ -696,7 +697,7 @@ impl Store {
         check_text(text)?;
         check_model(&generated_by)?;
         self.write(&actor.audit_label(), "document.revise", &target, |tx| {
-            check_generation(tx, &generated_by)?;
+            check_generation(tx, &generated_by, user)?;
             let (state, current) = current_state(tx, doc_id)?;
             if let Some(base) = base_revision_id {
                 if base != current {

@@ -85,6 +85,18 @@ fn generations_are_audited_metered_and_linked_to_drafts() {
         ),
         422,
     );
+    // Another clinician cannot cite alice's generation.
+    let carol = s.user("carol", "clinician");
+    problem(
+        s.post(
+            &carol,
+            "/api/documents",
+            json!({
+        "kind": "libre", "title": "t", "patient_ref": "P-7", "text": "x",
+        "generated_by": { "model": "tiny-chat", "version": "v", "generation_id": gen_id } }),
+        ),
+        422,
+    );
     let id = doc["id"].as_i64().unwrap();
     s.post(&alice, &format!("/api/documents/{id}/submit"), json!({}));
     assert_eq!(

@@ -220,3 +220,55 @@ fn web_workspace_in_chromium() {
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["title"], "Lettre de liaison — cardiologie");
 }
+
+/// The assistant (streamed answer, token probabilities, saved draft), the pseudonymisation and
+/// the energy pages in Chromium, against a server with the suite's tiny models.
+#[test]
+fn assistant_pseudonymisation_and_energy_in_chromium() {
+    let deps = deps_dir();
+    let chromium = chromium();
+    assert!(
+        deps.join("node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core missing in {}: run scripts/test-deps.sh",
+        deps.display()
+    );
+    let s = Server::start_with(|d| {
+        write_tiny_models(d);
+    });
+    let alice = s.user("alice", "clinician");
+    let shots = repo_root().join("target/web-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let status = Command::new("node")
+        .arg(repo_root().join("tests/web/assistant.cjs"))
+        .env("NODE_PATH", deps.join("node_modules"))
+        .env("SIAGEN_URL", &s.base)
+        .env("SIAGEN_SHOTS", &shots)
+        .env("SIAGEN_CHROMIUM", &chromium)
+        .status()
+        .expect("run node");
+    assert!(
+        status.success(),
+        "browser checks failed (see the output above and {}/zz-echec-assistant.png)",
+        shots.display()
+    );
+
+    // The saved answer is a machine draft citing its generation.
+    let list: serde_json::Value = s.get(&alice, "/api/documents?state=draft").json().unwrap();
+    assert_eq!(list["total"], 1, "{list}");
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    let doc: serde_json::Value = s
+        .get(&alice, &format!("/api/documents/{id}"))
+        .json()
+        .unwrap();
+    let author = &doc["current_revision"]["author"];
+    assert_eq!(author["kind"], "model", "{doc}");
+    assert_eq!(author["model"], "tiny-chat", "{doc}");
+    assert!(
+        author["generation_id"]
+            .as_str()
+            .is_some_and(|g| g.starts_with("chatcmpl")),
+        "{doc}"
+    );
+    assert_eq!(author["parameters"]["max_tokens"], 24, "{doc}");
+}

@@ -45,6 +45,10 @@ fn administrative(r: Roles) -> bool {
     r.has(Role::Admin) || r.has(Role::Auditor)
 }
 
+fn anyone(_: Roles) -> bool {
+    true
+}
+
 /// The main navigation, in display order.
 pub(crate) const NAV: &[NavItem] = &[
     NavItem {
@@ -56,6 +60,21 @@ pub(crate) const NAV: &[NavItem] = &[
         href: "/ordonnance",
         label: "Vérifier une ordonnance",
         visible: clinical,
+    },
+    NavItem {
+        href: "/assistant",
+        label: "Assistant",
+        visible: clinical,
+    },
+    NavItem {
+        href: "/pseudonymisation",
+        label: "Pseudonymisation",
+        visible: clinical,
+    },
+    NavItem {
+        href: "/energie",
+        label: "Énergie",
+        visible: anyone,
     },
     NavItem {
         href: "/admin",

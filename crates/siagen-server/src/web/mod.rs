@@ -12,11 +12,14 @@
 //! - a strict Content-Security-Policy forbids inline scripts and styles and any other origin.
 
 mod admin;
+mod assistant;
 mod diff;
 mod docs;
+mod energy;
 pub(crate) mod html;
 mod login;
 mod meds;
+mod pseudo;
 
 use crate::auth::SESSION_COOKIE;
 use crate::AppState;
@@ -36,6 +39,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 const CSS: &str = include_str!("../../assets/siagen.css");
 const JS: &str = include_str!("../../assets/siagen.js");
+const ASSISTANT_JS: &str = include_str!("../../assets/assistant.js");
 
 /// Routes of the web pages.
 pub(crate) fn routes() -> Router<AppState> {
@@ -43,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/assets/siagen.css", get(css))
         .route("/assets/siagen.js", get(js))
+        .route("/assets/assistant.js", get(assistant_js))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/documents", get(docs::list))
@@ -58,6 +63,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/documents/{id}/imprimer", get(docs::print))
         .route("/documents/{id}/fhir", get(docs::fhir))
         .route("/ordonnance", get(meds::form).post(meds::check))
+        .route("/assistant", get(assistant::show))
+        .route("/assistant/enregistrer", post(assistant::save))
+        .route("/pseudonymisation", get(pseudo::form).post(pseudo::submit))
+        .route("/energie", get(energy::show))
         .route("/admin", get(admin::index))
         .route("/admin/utilisateurs", post(admin::create_user))
         .route("/admin/utilisateurs/{id}/roles", post(admin::set_roles))
@@ -95,6 +104,10 @@ async fn css() -> Response {
 
 async fn js() -> Response {
     asset("text/javascript; charset=utf-8", JS)
+}
+
+async fn assistant_js() -> Response {
+    asset("text/javascript; charset=utf-8", ASSISTANT_JS)
 }
 
 /// The landing page of each profile.
