@@ -259,8 +259,8 @@ pub(crate) async fn save(
         Ok(doc) => Redirect::to(&format!("/documents/{}?msg=created", doc.id)).into_response(),
         Err(p) => {
             let models = chat_models(&state).await;
-            let msg = if p.detail.contains("is not a generation of this server") {
-                "Cette génération est inconnue du serveur : relancez la réponse puis réessayez."
+            let msg = if p.detail.contains("is not a generation you requested") {
+                "Cette génération est inconnue du serveur ou n'est pas la vôtre : relancez la réponse puis réessayez."
                     .to_string()
             } else {
                 fr_message(p.status, &p.detail)
