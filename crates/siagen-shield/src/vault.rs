@@ -341,7 +341,7 @@ impl Vault {
         })
     }
 
-    /// Loads, changes and stores a record under the vault's lock. The
+    /// Loads, changes and stores a record under the vault's locks (in-process and on disk). The
     /// record is sealed again only if `f` changed it or it is new.
     pub fn update<T>(
         &self,
@@ -350,12 +350,14 @@ impl Vault {
     ) -> Result<T, ShieldError> {
         let stem = self.file_stem(patient_ref);
         let mut cache = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut rec, stored) = match cache.remove(&stem) {
+        // Another process (the CLI beside the server) may share the directory: take its file
+        // lock and read the record from disk, so that no process overwrites entries it has not
+        // seen.
+        let _dir_lock = DirLock::acquire(&self.dir).map_err(|e| io_err(&self.dir, e))?;
+        cache.remove(&stem);
+        let (mut rec, stored) = match self.read_stem(&stem)? {
             Some(r) => (r, true),
-            None => match self.read_stem(&stem)? {
-                Some(r) => (r, true),
-                None => (PatientRecord::new_random(), false),
-            },
+            None => (PatientRecord::new_random(), false),
         };
         let before = (
             rec.entries.len(),
@@ -376,5 +378,27 @@ impl Vault {
         }
         cache_put(&mut cache, stem, rec);
         Ok(out)
+    }
+}
+
+/// An exclusive advisory lock on `<vault>/.lock`, released on drop.
+struct DirLock(#[allow(dead_code)] fs::File);
+
+impl DirLock {
+    fn acquire(dir: &Path) -> std::io::Result<DirLock> {
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(".lock"))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: flock on a file descriptor we own; the lock ends when the file is closed.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(DirLock(f))
     }
 }

@@ -200,6 +200,24 @@ struct Settings {
     data_dir: PathBuf,
 }
 
+/// Creates the vault key file unless another process just did: the key is written to a temporary
+/// file, then hard-linked into place, which fails if the file exists, so two processes starting
+/// together agree on one key and never overwrite it.
+fn create_key_once(path: &std::path::Path) -> Result<()> {
+    let dir = path.parent().context("key file without a directory")?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".shield.key.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    siagen_shield::Vault::generate_key_file(&tmp)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    std::fs::remove_file(&tmp)?;
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
 /// The model recommended to start with: small, instruction-tuned, good in French, Apache-2.0.
 const RECOMMENDED_MODEL: (&str, &str) = (
     "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
@@ -220,8 +238,7 @@ impl Settings {
     fn vault(&self) -> Result<siagen_shield::Vault> {
         let key_file = self.data_dir.join("keys").join("shield.key");
         if std::env::var_os(siagen_shield::KEY_ENV_VAR).is_none() && !key_file.exists() {
-            std::fs::create_dir_all(key_file.parent().unwrap())?;
-            siagen_shield::Vault::generate_key_file(&key_file)?;
+            create_key_once(&key_file)?;
         }
         let key = siagen_shield::Vault::key_from_env_or_file(
             siagen_shield::KEY_ENV_VAR,

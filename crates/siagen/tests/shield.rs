@@ -204,3 +204,103 @@ fn batch_cli_reports_malformed_lines_and_continues() {
     );
     assert_eq!(stdout.lines().count(), 2);
 }
+
+#[test]
+fn two_processes_sharing_the_vault_lose_no_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = |prefix: &str| -> Vec<String> {
+        [
+            "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois",
+            "Moreau", "Laurent",
+        ]
+        .iter()
+        .map(|n| format!("{prefix} {n}"))
+        .collect()
+    };
+    let (a, b) = (names("Mme Julie"), names("M. Paul"));
+    let write = |file: &str, list: &[String]| {
+        let path = dir.path().join(file);
+        let lines: Vec<String> = list
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                json!({ "id": i, "patient_ref": "P-1", "text": format!("Vu ce jour {n}.") })
+                    .to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    };
+    let (fa, fb) = (write("a.jsonl", &a), write("b.jsonl", &b));
+    let run = |f: &std::path::Path| {
+        let mut c = data_dir_cmd(dir.path());
+        c.args(["shield", "pseudonymize", f.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    // Both batches at once, same patient, same vault directory.
+    let (pa, pb) = (run(&fa), run(&fb));
+    let (oa, ob) = (
+        pa.wait_with_output().unwrap(),
+        pb.wait_with_output().unwrap(),
+    );
+    assert!(oa.status.success() && ob.status.success());
+    let first: Vec<String> = [oa.stdout, ob.stdout]
+        .iter()
+        .flat_map(|o| {
+            String::from_utf8(o.clone())
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).unwrap()["text"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // Every surrogate can still be turned back into its name: no mapping was lost.
+    let out = cli(
+        dir.path(),
+        &["user", "add", "alice", "--roles", "clinician"],
+        &[("SIAGEN_NEW_PASSWORD", "alice-password-123")],
+    );
+    assert!(out.status.success());
+    let token = String::from_utf8(cli(dir.path(), &["token", "create", "alice"], &[]).stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let (mut server, base) = spawn_server(dir.path());
+    let client = reqwest::blocking::Client::new();
+    let originals: Vec<String> = a
+        .iter()
+        .chain(b.iter())
+        .map(|n| format!("Vu ce jour {n}."))
+        .collect();
+    let mut pseudo = first.clone();
+    pseudo.sort();
+    let mut restored: Vec<String> = pseudo
+        .iter()
+        .map(|t| {
+            let v: Value = client
+                .post(format!("{base}/api/shield/reidentify"))
+                .bearer_auth(&token)
+                .json(&json!({ "text": t, "patient_ref": "P-1" }))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            v["text"].as_str().unwrap().to_string()
+        })
+        .collect();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    restored.sort();
+    let mut expected = originals;
+    expected.sort();
+    assert_eq!(
+        restored, expected,
+        "a mapping written by one process was lost"
+    );
+}
