@@ -144,7 +144,9 @@ impl Vault {
             let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700));
         }
         // Temporary files of writes interrupted by a crash are garbage: the
-        // record they were replacing is intact.
+        // record they were replacing is intact. Writers hold the directory lock,
+        // so under it no other process has a write in flight.
+        let _dir_lock = DirLock::acquire(&dir).map_err(|e| io_err(&dir, e))?;
         if let Ok(rd) = fs::read_dir(&dir) {
             for e in rd.flatten() {
                 let name = e.file_name();
@@ -288,6 +290,7 @@ impl Vault {
     pub fn store(&self, patient_ref: &str, record: &PatientRecord) -> Result<(), ShieldError> {
         let stem = self.file_stem(patient_ref);
         let mut cache = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _dir_lock = DirLock::acquire(&self.dir).map_err(|e| io_err(&self.dir, e))?;
         self.write_stem(&stem, record)?;
         cache_put(&mut cache, stem, record.clone());
         Ok(())

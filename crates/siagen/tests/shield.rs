@@ -244,7 +244,14 @@ fn two_processes_sharing_the_vault_lose_no_mapping() {
         pa.wait_with_output().unwrap(),
         pb.wait_with_output().unwrap(),
     );
-    assert!(oa.status.success() && ob.status.success());
+    for o in [&oa, &ob] {
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
     let first: Vec<String> = [oa.stdout, ob.stdout]
         .iter()
         .flat_map(|o| {
