@@ -19,9 +19,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The authenticated person behind a request.
 pub struct Auth(pub Actor);
 
-fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+/// The value of cookie `name` in a request's headers.
+pub(crate) fn cookie_value<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -74,7 +74,8 @@ impl FromRequestParts<AppState> for Auth {
                 "the Authorization header must be 'Bearer <token>'",
             )),
             None => {
-                let Some(secret) = cookie_value(parts, SESSION_COOKIE).map(str::to_string) else {
+                let Some(secret) = cookie_value(&parts.headers, SESSION_COOKIE).map(str::to_string)
+                else {
                     return Err(Problem::unauthenticated(
                         "authentication required: send an API token as 'Authorization: Bearer <token>' or log in",
                     ));

@@ -86,20 +86,17 @@ pub(crate) async fn login(
     }
 }
 
-pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let secret = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string());
-    if let Some(secret) = secret {
+/// Ends the session named by the request's cookie, if any (API and web logout).
+pub(crate) async fn end_session(state: &AppState, headers: &HeaderMap) {
+    if let Some(secret) = crate::auth::cookie_value(headers, SESSION_COOKIE).map(str::to_string) {
         let store = state.store.clone();
         // An unknown or expired session is already logged out.
         let _ = blocking(move || store.logout(&secret)).await;
     }
+}
+
+pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    end_session(&state, &headers).await;
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     (StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response()
 }

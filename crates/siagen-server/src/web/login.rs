@@ -3,7 +3,8 @@
 //! form must echo).
 
 use super::html::{esc, flash, fr_message, html, page};
-use super::{check_csrf, cookie_value, same_secret, WebForm, WebSession};
+use super::{check_csrf, same_secret, WebForm, WebSession};
+use crate::auth::cookie_value;
 use crate::auth::SESSION_COOKIE;
 use crate::{blocking, AppState};
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
@@ -40,7 +41,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginCsrf {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(LoginCsrf(
-            cookie_value(parts, LOGIN_CSRF_COOKIE).map(str::to_string),
+            cookie_value(&parts.headers, LOGIN_CSRF_COOKIE).map(str::to_string),
         ))
     }
 }
@@ -214,19 +215,7 @@ pub(crate) async fn logout(
     if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
         return r;
     }
-    let secret = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string());
-    if let Some(secret) = secret {
-        let store = state.store.clone();
-        // An unknown or expired session is already logged out.
-        let _ = blocking(move || store.logout(&secret)).await;
-    }
+    crate::session::end_session(&state, &headers).await;
     let clear = format!(
         "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
         secure(&state)

@@ -125,18 +125,6 @@ pub(crate) struct WebSession {
     pub csrf: String,
 }
 
-pub(crate) fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 fn to_login(code: &str) -> Response {
     Redirect::to(&format!("/login?msg={code}")).into_response()
 }
@@ -145,7 +133,9 @@ impl FromRequestParts<AppState> for WebSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Some(secret) = cookie_value(parts, SESSION_COOKIE).map(str::to_string) else {
+        let Some(secret) =
+            crate::auth::cookie_value(&parts.headers, SESSION_COOKIE).map(str::to_string)
+        else {
             return Err(to_login("login_required"));
         };
         let store = state.store.clone();
