@@ -13,8 +13,8 @@ use crate::error::{EnergyError, Result};
 /// upstream fuel, plant construction, imports and grid losses. RTE eCO2mix
 /// annual figures are lower (direct combustion emissions of production only,
 /// roughly 20-35 g in 2023-2024) and suit real-time dashboards rather than a
-/// footprint. Override per site with [`CarbonConfig::new`] (the lead's
-/// configuration key) when a newer ADEME year or another grid applies.
+/// footprint. Override per site with [`CarbonConfig::new`] (the `grid_g_per_kwh` and `pue`
+/// configuration keys) when a newer ADEME year or another grid applies.
 pub const FRANCE_GRID_G_PER_KWH: f64 = 52.0;
 
 /// Where [`FRANCE_GRID_G_PER_KWH`] comes from, for reports.
