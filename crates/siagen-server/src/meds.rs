@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use siagen_store::{Role, StoreError};
 
 /// Most lines in one check.
 const MAX_LINES: usize = 100;
@@ -22,16 +21,6 @@ pub(crate) struct CheckBody {
     drugs: Vec<String>,
     #[serde(default)]
     edition: Option<String>,
-}
-
-fn clinical(actor: &siagen_store::Actor) -> Result<(), StoreError> {
-    if actor.roles.has(Role::Clinician) || actor.roles.has(Role::Validator) {
-        Ok(())
-    } else {
-        Err(StoreError::Forbidden(
-            "checking prescriptions needs the clinician or validator role".into(),
-        ))
-    }
 }
 
 pub(crate) async fn check(
@@ -79,7 +68,9 @@ pub(crate) async fn check(
     let lines = body.drugs.len();
     let edition = thesaurus.edition().to_string();
     blocking(move || {
-        store.authorize(&actor, "meds.check", "meds", clinical)?;
+        store.authorize(&actor, "meds.check", "meds", |a| {
+            a.require_clinical("checking prescriptions")
+        })?;
         // Drug lines are not identifying, but the trail keeps only counts anyway.
         store.audit_event(
             &actor.audit_label(),

@@ -19,7 +19,6 @@ use siagen_engine::{
     ChatMessage, DoneEvent, EngineError, FinishReason, GenerateRequest, GenerationEvent, Penalties,
     SamplingParams, TokenEvent,
 };
-use siagen_store::{Role, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -64,16 +63,6 @@ fn engine(state: &AppState) -> Result<Arc<siagen_engine::Engine>, Problem> {
             "no local inference engine is configured",
         )
     })
-}
-
-fn may_generate(actor: &siagen_store::Actor) -> Result<(), StoreError> {
-    if actor.roles.has(Role::Clinician) || actor.roles.has(Role::Validator) {
-        Ok(())
-    } else {
-        Err(StoreError::Forbidden(
-            "generation needs the clinician or validator role".into(),
-        ))
-    }
 }
 
 /// A string or a list of strings (`stop`, `prompt`, `input`).
@@ -590,7 +579,12 @@ async fn start(
     let label = actor.audit_label();
     let store = state.store.clone();
     let who = actor.clone();
-    blocking(move || store.authorize(&who, "generation", "engine", may_generate)).await?;
+    blocking(move || {
+        store.authorize(&who, "generation", "engine", |a| {
+            a.require_clinical("generation")
+        })
+    })
+    .await?;
     let request = GenerateRequest::new(model.clone(), prompt, params);
     // Tokenizing and queueing are synchronous: keep them off the async workers.
     let stream = tokio::task::spawn_blocking(move || engine.generate(request))
@@ -911,7 +905,12 @@ async fn proxy(
         .ok_or_else(|| Problem::internal(&"no upstreams"))?;
     let store = state.store.clone();
     let who = actor.clone();
-    blocking(move || store.authorize(&who, "generation", "upstream", may_generate)).await?;
+    blocking(move || {
+        store.authorize(&who, "generation", "upstream", |a| {
+            a.require_clinical("generation")
+        })
+    })
+    .await?;
     let lease = upstreams.pick(model).ok_or_else(|| {
         let mut p = Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -1353,7 +1352,12 @@ pub(crate) async fn embeddings(
     let engine = engine(&state)?;
     let store = state.store.clone();
     let label = actor.audit_label();
-    blocking(move || store.authorize(&actor, "embedding", "engine", may_generate)).await?;
+    blocking(move || {
+        store.authorize(&actor, "embedding", "engine", |a| {
+            a.require_clinical("generation")
+        })
+    })
+    .await?;
     let model = body.model.clone();
     let hashes: Vec<String> = texts.iter().map(siagen_store::sha256_hex).collect();
     let result = tokio::task::spawn_blocking(move || engine.embed(&model, &texts))

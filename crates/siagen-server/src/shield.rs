@@ -26,16 +26,6 @@ pub(crate) fn state(app: &AppState) -> Result<Arc<ShieldState>, Problem> {
     })
 }
 
-fn clinical(actor: &siagen_store::Actor) -> Result<(), StoreError> {
-    if actor.roles.has(Role::Clinician) || actor.roles.has(Role::Validator) {
-        Ok(())
-    } else {
-        Err(StoreError::Forbidden(
-            "the privacy shield needs the clinician or validator role".into(),
-        ))
-    }
-}
-
 /// A patient reference as accepted for documents: pseudonymous, short, URL-safe.
 pub(crate) fn check_patient_ref(r: &str) -> Result<(), Problem> {
     let ok = !r.is_empty()
@@ -79,7 +69,9 @@ pub(crate) async fn detect(
     let sh = state(&app)?;
     let store = app.store.clone();
     blocking(move || {
-        store.authorize(&actor, "shield.detect", "shield", clinical)?;
+        store.authorize(&actor, "shield.detect", "shield", |a| {
+            a.require_clinical("the privacy shield")
+        })?;
         let spans = sh.shield.detect(&body.text);
         store.audit_event(
             &actor.audit_label(),
@@ -116,7 +108,9 @@ pub(crate) async fn pseudonymize(
         style: body.style.unwrap_or_default(),
     };
     let result = blocking(move || {
-        store.authorize(&actor, "shield.pseudonymize", "shield", clinical)?;
+        store.authorize(&actor, "shield.pseudonymize", "shield", |a| {
+            a.require_clinical("the privacy shield")
+        })?;
         let p = siagen_shield::pseudonymize_with(
             &sh.shield,
             &body.text,

@@ -62,6 +62,17 @@ impl Actor {
         }
     }
 
+    /// Requires the clinician or validator role for `what` (e.g. "reading documents").
+    pub fn require_clinical(&self, what: &str) -> Result<()> {
+        if self.roles.clinical() {
+            Ok(())
+        } else {
+            Err(StoreError::Forbidden(format!(
+                "{what} needs the clinician or validator role"
+            )))
+        }
+    }
+
     /// Requires a named human account holding `role`; returns its id.
     pub fn require_human(&self, role: Role) -> Result<i64> {
         self.require(role)?;

@@ -82,6 +82,11 @@ impl Roles {
         self.0 == 0
     }
 
+    /// Clinician or validator: the people who read and work on clinical content.
+    pub fn clinical(self) -> bool {
+        self.has(Role::Clinician) || self.has(Role::Validator)
+    }
+
     /// The roles held, in display order.
     pub fn list(self) -> Vec<Role> {
         Role::ALL.into_iter().filter(|r| self.has(*r)).collect()
