@@ -210,33 +210,21 @@ pub(crate) async fn fhir(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, Problem> {
     let store = state.store.clone();
-    let (view, machine) = blocking(move || {
-        let view = store.export_document(&actor, id, "fhir")?;
-        // The machine draft's author, for the Provenance.
-        let machine = match view.validation.as_ref().and_then(|v| v.machine_revision_id) {
-            Some(rev) => store
-                .history(&actor, id)?
-                .0
-                .into_iter()
-                .find(|r| r.id == rev),
-            None => None,
-        };
-        Ok((view, machine))
-    })
-    .await?;
+    let view = blocking(move || store.export_document(&actor, id, "fhir")).await?;
     let validation = view
         .validation
         .as_ref()
         .ok_or_else(|| Problem::internal(&"validated document without validation"))?;
-    let machine = machine.and_then(|r| match r.author {
-        siagen_store::Author::Model { model, .. } => Some(siagen_fhir::ModelInfo {
-            model: model.model,
-            version: model.version,
-            parameters: model.parameters,
-            revision_id: r.id,
-        }),
-        _ => None,
-    });
+    // The machine draft's author, for the Provenance.
+    let machine = validation
+        .machine_revision_id
+        .zip(validation.machine_author.as_ref())
+        .map(|(rev, m)| siagen_fhir::ModelInfo {
+            model: m.model.clone(),
+            version: m.version.clone(),
+            parameters: m.parameters.clone(),
+            revision_id: rev,
+        });
     let export = siagen_fhir::Export {
         document_id: view.id,
         kind: view.kind.as_str().to_string(),

@@ -248,6 +248,8 @@ pub struct ValidationInfo {
     pub edit_distance: Option<f64>,
     /// Unified diff from the machine text to the validated text.
     pub diff: Option<String>,
+    /// The model that wrote that machine revision (for provenance exports).
+    pub machine_author: Option<ModelAuthor>,
 }
 
 /// A document with its current revision.
@@ -443,16 +445,6 @@ fn check_new(new: &NewDocument) -> Result<()> {
     check_model(&new.generated_by)
 }
 
-fn read_role(actor: &Actor) -> Result<()> {
-    if actor.roles.has(Role::Clinician) || actor.roles.has(Role::Validator) {
-        Ok(())
-    } else {
-        Err(StoreError::Forbidden(
-            "reading documents needs the clinician or validator role".into(),
-        ))
-    }
-}
-
 const REV_COLS: &str = "r.id, r.number, r.parent_id, r.author_kind, r.user_id, u.name, r.model_id, r.model_version, r.model_params, r.seed, r.prompt_sha256, r.created_at, r.text_sha256, r.text, r.generation_id";
 
 fn revision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionView> {
@@ -518,7 +510,7 @@ fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
         })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("no document with id {id}")))?;
-    let validation = conn
+    let mut validation = conn
         .prepare_cached(
             "SELECT v.revision_id, v.validator_id, u.name, v.validated_at, v.machine_revision_id, v.edit_distance, v.diff
              FROM validations v JOIN users u ON u.id = v.validator_id
@@ -533,9 +525,34 @@ fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
                 machine_revision_id: r.get(4)?,
                 edit_distance: r.get(5)?,
                 diff: r.get(6)?,
+                machine_author: None,
             })
         })
         .optional()?;
+    if let Some(v) = validation
+        .as_mut()
+        .filter(|v| v.machine_revision_id.is_some())
+    {
+        v.machine_author = conn
+            .prepare_cached(
+                "SELECT model_id, model_version, model_params, seed, prompt_sha256, generation_id
+                 FROM revisions WHERE id = ?1 AND author_kind = 'model'",
+            )?
+            .query_row([v.machine_revision_id], |r| {
+                let params: Option<String> = r.get(2)?;
+                Ok(ModelAuthor {
+                    model: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    version: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    parameters: params
+                        .and_then(|p| serde_json::from_str(&p).ok())
+                        .unwrap_or_else(empty_object),
+                    seed: r.get(3)?,
+                    prompt_sha256: r.get(4)?,
+                    generation_id: r.get(5)?,
+                })
+            })
+            .optional()?;
+    }
     let energy = conn
         .prepare_cached(
             "SELECT COUNT(*), COALESCE(SUM(joules), 0) / 3600.0, COALESCE(SUM(co2e_g), 0) FROM generations
@@ -870,7 +887,9 @@ impl Store {
     /// Reads a document (audited as a view).
     pub fn get_document(&self, actor: &Actor, doc_id: i64) -> Result<DocumentView> {
         let target = format!("document:{doc_id}");
-        self.authorize(actor, "document.view", &target, read_role)?;
+        self.authorize(actor, "document.view", &target, |a| {
+            a.require_clinical("reading documents")
+        })?;
         self.write(&actor.audit_label(), "document.view", &target, |tx| {
             let view = load_view(tx, doc_id)?;
             let rev = view.current_revision.id;
@@ -887,7 +906,9 @@ impl Store {
         format: &str,
     ) -> Result<DocumentView> {
         let target = format!("document:{doc_id}");
-        self.authorize(actor, "document.export", &target, read_role)?;
+        self.authorize(actor, "document.export", &target, |a| {
+            a.require_clinical("reading documents")
+        })?;
         self.write(&actor.audit_label(), "document.export", &target, |tx| {
             let view = load_view(tx, doc_id)?;
             if !view.is_final() {
@@ -909,7 +930,9 @@ impl Store {
         doc_id: i64,
     ) -> Result<(Vec<RevisionView>, Vec<HistoryEvent>)> {
         let target = format!("document:{doc_id}");
-        self.authorize(actor, "document.history", &target, read_role)?;
+        self.authorize(actor, "document.history", &target, |a| {
+            a.require_clinical("reading documents")
+        })?;
         self.write(&actor.audit_label(), "document.history", &target, |tx| {
             current_state(tx, doc_id)?;
             let revisions = tx
@@ -946,7 +969,9 @@ impl Store {
         actor: &Actor,
         filter: &DocumentFilter,
     ) -> Result<Page<DocumentSummary>> {
-        self.authorize(actor, "document.list", "documents", read_role)?;
+        self.authorize(actor, "document.list", "documents", |a| {
+            a.require_clinical("reading documents")
+        })?;
         let per_page = filter.per_page.unwrap_or(50);
         if !(1..=200).contains(&per_page) {
             return Err(StoreError::Invalid(
