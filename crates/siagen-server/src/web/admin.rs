@@ -6,6 +6,7 @@ use super::html::{
     csrf_field, error_banner, error_page, esc, flash, fmt_ts, fr_message, html, page, role_fr,
     roles_fr,
 };
+use super::CsrfOnly;
 use super::{check_csrf, problem_page, WebForm, WebPath, WebSession};
 use crate::{blocking, AppState};
 use axum::extract::{Query, State};
@@ -498,12 +499,6 @@ pub(crate) async fn create_token(
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     sess: WebSession,
@@ -545,15 +540,23 @@ fn since_of(q: &JournalQuery) -> Result<String, ()> {
     }
 }
 
+/// Entries since the query's date (an audited read), or the error page to answer with.
 async fn read_entries(
     state: &AppState,
     sess: &WebSession,
-    since: &str,
+    q: &JournalQuery,
     format: &'static str,
-) -> Result<Vec<siagen_store::AuditEntry>, crate::Problem> {
+) -> Result<(String, Vec<siagen_store::AuditEntry>), Response> {
+    let Ok(since) = since_of(q) else {
+        return Err(error_page(
+            StatusCode::BAD_REQUEST,
+            Some(sess),
+            "Date invalide : utilisez le format AAAA-MM-JJ.",
+        ));
+    };
     let store = state.store.clone();
     let actor = sess.actor.clone();
-    let since = since.to_string();
+    let day = since.clone();
     blocking(move || {
         store.authorize(&actor, "audit.read", "audit", |a| a.require(Role::Auditor))?;
         store.audit_event(
@@ -566,6 +569,8 @@ async fn read_entries(
         store.audit_entries(Some(&since), Some(AUDIT_READ_LIMIT))
     })
     .await
+    .map(|entries| (day, entries))
+    .map_err(|p| problem_page(p, sess))
 }
 
 pub(crate) async fn journal(
@@ -580,16 +585,9 @@ pub(crate) async fn journal(
             "Le journal d'audit est réservé aux auditeurs.",
         );
     }
-    let Ok(since) = since_of(&q) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            Some(&sess),
-            "Date invalide : utilisez le format AAAA-MM-JJ.",
-        );
-    };
-    let entries = match read_entries(&state, &sess, &since, "web").await {
-        Ok(e) => e,
-        Err(p) => return problem_page(p, &sess),
+    let (since, entries) = match read_entries(&state, &sess, &q, "web").await {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let mut rows = String::new();
     for e in entries.iter().rev().take(AUDIT_SHOWN) {
@@ -673,16 +671,9 @@ pub(crate) async fn export(
     sess: WebSession,
     Query(q): Query<JournalQuery>,
 ) -> Response {
-    let Ok(since) = since_of(&q) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            Some(&sess),
-            "Date invalide : utilisez le format AAAA-MM-JJ.",
-        );
-    };
-    let entries = match read_entries(&state, &sess, &since, "jsonl").await {
-        Ok(e) => e,
-        Err(p) => return problem_page(p, &sess),
+    let (since, entries) = match read_entries(&state, &sess, &q, "jsonl").await {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let mut out = String::new();
     for e in &entries {

@@ -19,18 +19,6 @@ use siagen_store::{DocumentKind, ModelAuthor, NewDocument};
 
 const TITLE: &str = "Assistant";
 
-fn forbidden(sess: &WebSession) -> Option<Response> {
-    if super::html::clinical(sess.actor.roles) {
-        None
-    } else {
-        Some(super::html::error_page(
-            StatusCode::FORBIDDEN,
-            Some(sess),
-            "L'assistant nécessite le rôle clinicien ou validateur.",
-        ))
-    }
-}
-
 /// The local chat models (embedding models cannot answer).
 async fn chat_models(state: &AppState) -> Vec<siagen_engine::ModelInfo> {
     let Some(engine) = state.services.engine.clone() else {
@@ -144,7 +132,7 @@ fn body_html(
 }
 
 pub(crate) async fn show(State(state): State<AppState>, sess: WebSession) -> Response {
-    if let Some(r) = forbidden(&sess) {
+    if let Some(r) = super::html::require_clinical(&sess, "L'assistant") {
         return r;
     }
     let models = chat_models(&state).await;
@@ -189,7 +177,7 @@ pub(crate) async fn save(
     if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
         return r;
     }
-    if let Some(r) = forbidden(&sess) {
+    if let Some(r) = super::html::require_clinical(&sess, "L'assistant") {
         return r;
     }
     let fail = |status: StatusCode, msg: &str, models: Vec<siagen_engine::ModelInfo>| {

@@ -6,6 +6,7 @@ use super::diff::{marked_text, side_by_side};
 use super::html::{
     csrf_field, error_banner, esc, flash, fmt_ts, fr_message, html, page, state_badge, state_fr,
 };
+use super::CsrfOnly;
 use super::{check_csrf, problem_page, textarea, WebForm, WebPath, WebSession};
 use crate::{blocking, AppState};
 use axum::extract::{Query, State};
@@ -29,18 +30,6 @@ fn is_clinician(s: &WebSession) -> bool {
 
 fn is_validator(s: &WebSession) -> bool {
     s.actor.roles.has(Role::Validator)
-}
-
-fn forbidden_reader(sess: &WebSession) -> Option<Response> {
-    if super::html::clinical(sess.actor.roles) {
-        None
-    } else {
-        Some(super::html::error_page(
-            StatusCode::FORBIDDEN,
-            Some(sess),
-            "La consultation des documents nécessite le rôle clinicien ou validateur.",
-        ))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -104,7 +93,7 @@ pub(crate) async fn list(
     sess: WebSession,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    if let Some(r) = forbidden_reader(&sess) {
+    if let Some(r) = super::html::require_clinical(&sess, "La consultation des documents") {
         return r;
     }
     let mut errors = Vec::new();
@@ -507,7 +496,7 @@ pub(crate) async fn show(
     WebPath(id): WebPath,
     Query(q): Query<MsgQuery>,
 ) -> Response {
-    if let Some(r) = forbidden_reader(&sess) {
+    if let Some(r) = super::html::require_clinical(&sess, "La consultation des documents") {
         return r;
     }
     match load(&state, &sess, id).await {
@@ -837,12 +826,6 @@ pub(crate) async fn revise(
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub(crate) async fn submit(
     State(state): State<AppState>,
     sess: WebSession,
@@ -927,27 +910,14 @@ pub(crate) async fn print(
 ) -> Response {
     let store = state.store.clone();
     let actor = sess.actor.clone();
-    let (view, machine_author) = match blocking(move || {
-        let view = store.export_document(&actor, id, "print")?;
-        let machine = match view.validation.as_ref().and_then(|v| v.machine_revision_id) {
-            Some(rev) => store
-                .history(&actor, id)?
-                .0
-                .into_iter()
-                .find(|r| r.id == rev)
-                .map(|r| r.author),
-            None => None,
-        };
-        Ok((view, machine))
-    })
-    .await
-    {
+    let view = match blocking(move || store.export_document(&actor, id, "print")).await {
         Ok(v) => v,
         Err(p) => return problem_page(p, &sess),
     };
     let v = view.validation.as_ref();
-    let ai = match (&machine_author, v.and_then(|v| v.edit_distance)) {
-        (Some(Author::Model { model, .. }), Some(d)) => format!(
+    let machine_author = v.and_then(|v| v.machine_author.as_ref());
+    let ai = match (machine_author, v.and_then(|v| v.edit_distance)) {
+        (Some(model), Some(d)) => format!(
             r#"<p class="ai-note">Rédigé avec l'aide du modèle {} (version {}), puis relu, modifié ({:.0} % réécrit) et validé par un professionnel de santé.</p>"#,
             esc(&model.model),
             esc(&model.version),

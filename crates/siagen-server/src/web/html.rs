@@ -38,7 +38,22 @@ pub(crate) struct NavItem {
 }
 
 pub(crate) fn clinical(r: Roles) -> bool {
-    r.has(Role::Clinician) || r.has(Role::Validator)
+    r.clinical()
+}
+
+/// A 403 page unless the person is a clinician or a validator; `what` starts the sentence
+/// ("La pseudonymisation").
+pub(crate) fn require_clinical(
+    sess: &super::WebSession,
+    what: &str,
+) -> Option<axum::response::Response> {
+    (!clinical(sess.actor.roles)).then(|| {
+        error_page(
+            axum::http::StatusCode::FORBIDDEN,
+            Some(sess),
+            &format!("{what} nécessite le rôle clinicien ou validateur."),
+        )
+    })
 }
 
 fn administrative(r: Roles) -> bool {

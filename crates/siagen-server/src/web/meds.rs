@@ -45,18 +45,6 @@ fn form_html(state: &AppState, sess: &WebSession, lines: &str, edition: &str) ->
     )
 }
 
-fn forbidden(sess: &WebSession) -> Option<Response> {
-    if super::html::clinical(sess.actor.roles) {
-        None
-    } else {
-        Some(super::html::error_page(
-            StatusCode::FORBIDDEN,
-            Some(sess),
-            "La vérification d'ordonnance nécessite le rôle clinicien ou validateur.",
-        ))
-    }
-}
-
 const TITLE: &str = "Vérifier une ordonnance";
 
 fn intro() -> &'static str {
@@ -65,7 +53,7 @@ fn intro() -> &'static str {
 }
 
 pub(crate) async fn form(State(state): State<AppState>, sess: WebSession) -> Response {
-    if let Some(r) = forbidden(&sess) {
+    if let Some(r) = super::html::require_clinical(&sess, "La vérification d'ordonnance") {
         return r;
     }
     let body = format!("{}{}", intro(), form_html(&state, &sess, "", ""));
@@ -93,7 +81,7 @@ pub(crate) async fn check(
     if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
         return r;
     }
-    if let Some(r) = forbidden(&sess) {
+    if let Some(r) = super::html::require_clinical(&sess, "La vérification d'ordonnance") {
         return r;
     }
     let drugs: Vec<String> = f

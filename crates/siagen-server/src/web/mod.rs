@@ -41,6 +41,13 @@ const CSS: &str = include_str!("../../assets/siagen.css");
 const JS: &str = include_str!("../../assets/siagen.js");
 const ASSISTANT_JS: &str = include_str!("../../assets/assistant.js");
 
+/// A form that carries only its CSRF token (buttons such as submit, revoke).
+#[derive(serde::Deserialize)]
+pub(crate) struct CsrfOnly {
+    #[serde(default)]
+    pub(crate) csrf: String,
+}
+
 /// Routes of the web pages.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()

@@ -134,20 +134,8 @@ fn intro() -> &'static str {
 <p class="lead">Repère les identifiants d'un texte (noms, dates, téléphones, adresses, numéros…) et les remplace par des substituts cohérents, avant de l'envoyer à un modèle ou de le partager. La détection est automatique : relisez toujours le résultat.</p>"#
 }
 
-fn forbidden(sess: &WebSession) -> Option<Response> {
-    if super::html::clinical(sess.actor.roles) {
-        None
-    } else {
-        Some(super::html::error_page(
-            StatusCode::FORBIDDEN,
-            Some(sess),
-            "La pseudonymisation nécessite le rôle clinicien ou validateur.",
-        ))
-    }
-}
-
 pub(crate) async fn form(sess: WebSession) -> Response {
-    if let Some(r) = forbidden(&sess) {
+    if let Some(r) = super::html::require_clinical(&sess, "La pseudonymisation") {
         return r;
     }
     let body = format!("{}{}", intro(), form_html(&sess, "", "", "realistic"));
@@ -177,7 +165,7 @@ pub(crate) async fn submit(
     if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
         return r;
     }
-    if let Some(r) = forbidden(&sess) {
+    if let Some(r) = super::html::require_clinical(&sess, "La pseudonymisation") {
         return r;
     }
     let text = textarea(&f.texte);
