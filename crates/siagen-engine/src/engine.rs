@@ -19,7 +19,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -28,12 +28,14 @@ use tokio::sync::oneshot;
 
 use crate::backend::llama::LlamaCppBackend;
 use crate::backend::{Backend, BackendModel, BatchToken, LoadOptions, Session, SessionOptions};
+use crate::constrain::{JsonConstraint, TokenTrie};
 use crate::error::{EngineError, Result};
+use crate::json_schema::JsonSchema;
 use crate::registry::{ModelEntry, ModelInfo, Registry};
 use crate::sampling::{
     LogitsProcessor, Sampler, SamplingParams, TextAccumulator, TokenContext, TokenId,
 };
-use crate::template::{ChatMessage, ChatTemplate};
+use crate::template::{tokenize_prompt, ChatMessage, ChatTemplate};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -84,7 +86,11 @@ pub struct GenerateRequest {
     /// Model name (see [`Engine::models`]).
     pub model: String,
     /// Raw prompt, already templated (see [`Engine::chat_prompt`]); special
-    /// token text in it is parsed as special tokens.
+    /// token text in it is parsed as special tokens, except inside the
+    /// [`PLAIN_OPEN`](crate::template::PLAIN_OPEN)...`PLAIN_CLOSE` spans that
+    /// `chat_prompt` puts around message contents holding markup, which are
+    /// tokenised as plain text (a user cannot forge a turn). Raw prompts of
+    /// `/v1/completions` keep their special tokens, as in OpenAI and llama-server.
     pub prompt: String,
     pub params: SamplingParams,
     /// Extra logits processors, run after `params.logit_bias`.
@@ -290,6 +296,8 @@ struct ModelShared {
     sha256: String,
     n_ctx: usize,
     queued: AtomicUsize,
+    /// The vocabulary as a byte trie, built on the first constrained request.
+    trie: OnceLock<Arc<TokenTrie>>,
     /// Exponential moving average of request durations, for `retry_after_secs`.
     avg_secs: Mutex<f64>,
 }
@@ -308,6 +316,21 @@ struct Inner {
     /// Serialises model loads without blocking requests to loaded models.
     load_lock: Mutex<()>,
     stats: Arc<Stats>,
+}
+
+/// Tokenizes text with one model's vocabulary (see [`Engine::text_tokenizer`]).
+pub struct TextTokenizer(Arc<dyn BackendModel>);
+
+impl TextTokenizer {
+    /// Token ids of `text`, without BOS and with special-token text kept as text.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<TokenId>> {
+        self.0.tokenize(text, false, false)
+    }
+
+    /// Size of the vocabulary.
+    pub fn n_vocab(&self) -> usize {
+        self.0.n_vocab()
+    }
 }
 
 /// The inference engine: `Send + Sync`, and cheap to clone (clones share
@@ -424,9 +447,45 @@ impl Engine {
         lock(&self.inner.models).remove(model).is_some()
     }
 
-    /// Tokenises `text` as a prompt would be (special tokens added and parsed).
+    /// Tokenises `text` as a prompt would be (special tokens added and
+    /// parsed, except in the plain spans [`chat_prompt`](Self::chat_prompt)
+    /// marks): exactly the tokens [`generate`](Self::generate) evaluates.
     pub fn tokenize(&self, model: &str, text: &str) -> Result<Vec<TokenId>> {
-        self.tokenize_with(model, text, true, true)
+        tokenize_prompt(&*self.loaded(model)?.shared.model, text)
+    }
+
+    /// A tokenizer of `model` for text as a model generated it (no BOS, special-token text
+    /// left as text): the loaded model's, else its vocabulary alone, loaded without the
+    /// weights (what a watermark detector needs).
+    pub fn text_tokenizer(&self, model: &str) -> Result<TextTokenizer> {
+        if let Some(l) = lock(&self.inner.models).get(model) {
+            return Ok(TextTokenizer(l.shared.model.clone()));
+        }
+        let entry = self.inner.registry.get(model)?;
+        let opts = LoadOptions {
+            gpu_layers: 0,
+            vocab_only: true,
+        };
+        Ok(TextTokenizer(self.inner.backend.load(&entry.path, &opts)?))
+    }
+
+    /// A processor keeping the output of `model` inside `schema`
+    /// (grammar-constrained decoding; see [`crate::constrain`]). The first
+    /// call per loaded model builds the vocabulary trie.
+    pub fn json_constraint(&self, model: &str, schema: Arc<JsonSchema>) -> Result<JsonConstraint> {
+        let loaded = self.loaded(model)?;
+        let shared = &loaded.shared;
+        let trie = shared
+            .trie
+            .get_or_init(|| {
+                let m = &shared.model;
+                let n = m.n_vocab() as TokenId;
+                let bytes = (0..n).map(|id| m.token_bytes(id)).collect();
+                let eog = (0..n).filter(|&id| m.is_eog(id)).collect();
+                Arc::new(TokenTrie::new(bytes, eog))
+            })
+            .clone();
+        Ok(JsonConstraint::new(schema, trie))
     }
 
     /// Tokenises with explicit options: `add_special` adds BOS/EOS as the
@@ -487,6 +546,7 @@ impl Engine {
             &entry.path,
             &LoadOptions {
                 gpu_layers: cfg.gpu_layers,
+                vocab_only: false,
             },
         )?;
         let sha256 = self.inner.registry.sha256(entry)?;
@@ -497,6 +557,7 @@ impl Engine {
             sha256,
             n_ctx,
             queued: AtomicUsize::new(0),
+            trie: OnceLock::new(),
             avg_secs: Mutex::new(1.0),
         });
         let (tx, rx) = mpsc::channel();
@@ -566,7 +627,7 @@ impl Engine {
         let loaded = self.loaded(&model)?;
         let m = &loaded.shared.model;
         params.validate(m.n_vocab())?;
-        let tokens = m.tokenize(&prompt, true, true)?;
+        let tokens = tokenize_prompt(&**m, &prompt)?;
         if tokens.is_empty() {
             return Err(EngineError::BadRequest("empty prompt".into()));
         }

@@ -16,19 +16,23 @@
 //! ```
 
 pub mod backend;
+pub mod constrain;
 pub mod engine;
 pub mod error;
 pub mod gguf;
+pub mod json_schema;
 pub mod registry;
 pub mod sampling;
 pub mod template;
 pub mod testmodel;
 
+pub use constrain::{JsonConstraint, TokenTrie};
 pub use engine::{
     DoneEvent, Embeddings, Engine, EngineConfig, EngineStats, FinishReason, GenerateRequest,
     Generation, GenerationEvent, GenerationStream, Timings, TokenEvent, TopLogprob, Usage,
 };
 pub use error::{EngineError, Result};
+pub use json_schema::JsonSchema;
 pub use registry::ModelInfo;
 pub use sampling::{
     Candidate, LogitBias, LogitsProcessor, Penalties, SamplingParams, TokenContext, TokenId,

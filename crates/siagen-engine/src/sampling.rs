@@ -396,7 +396,13 @@ impl Sampler {
         let chosen = processors
             .iter_mut()
             .find_map(|p| p.select(ctx, &candidates))
-            .filter(|&id| (id as usize) < logits.len())
+            // A token banned by a processor (`-inf`, e.g. a grammar mask) is
+            // never taken, whoever selects it.
+            .filter(|&id| {
+                logits
+                    .get(id as usize)
+                    .is_some_and(|&l| l > f32::NEG_INFINITY)
+            })
             .unwrap_or_else(|| self.draw(&candidates));
 
         let (logprob, top) = if self.params.logprobs || self.params.top_logprobs > 0 {

@@ -39,6 +39,33 @@ fn official_openai_python_client_stream_and_non_stream() {
 }
 
 #[test]
+fn response_format_json_schema_through_the_official_client() {
+    let s = Server::start_with(|d| {
+        write_tiny_models(d);
+    });
+    let token = s.user("alice", "clinician");
+    let python = test_deps().join("venv/bin/python");
+    assert!(
+        python.exists(),
+        "openai client missing: run scripts/test-deps.sh"
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/openai/json_schema_test.py");
+    let out = Command::new(python)
+        .arg(script)
+        .args([&s.base, &token, "tiny-chat"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("all ok"), "{stdout}");
+}
+
+#[test]
 fn generations_are_audited_metered_and_linked_to_drafts() {
     let s = Server::start_with(|d| {
         write_tiny_models(d);
@@ -210,6 +237,15 @@ fn metrics_are_valid_prometheus_exposition() {
     );
 }
 
+/// A client without reqwest's default 30 s timeout: the request admitted to the queue waits for
+/// the whole long generation, which takes longer than that on a loaded 2-core machine.
+fn patient_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn bounded_queue_answers_429_with_retry_after() {
     let mut n_vocab = 0;
@@ -248,7 +284,7 @@ fn bounded_queue_answers_429_with_retry_after() {
     let long = {
         let (base, alice, body) = (s.base.clone(), alice.clone(), ask(1500, bias));
         std::thread::spawn(move || {
-            reqwest::blocking::Client::new()
+            patient_client()
                 .post(format!("{base}/v1/chat/completions"))
                 .bearer_auth(&alice)
                 .json(&body)
@@ -264,7 +300,7 @@ fn bounded_queue_answers_429_with_retry_after() {
         .map(|_| {
             let (base, alice, body) = (s.base.clone(), alice.clone(), ask(1, json!({})));
             std::thread::spawn(move || {
-                let r = reqwest::blocking::Client::new()
+                let r = patient_client()
                     .post(format!("{base}/v1/chat/completions"))
                     .bearer_auth(&alice)
                     .json(&body)

@@ -46,7 +46,9 @@ impl Backend for LlamaCppBackend {
 
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn BackendModel>> {
         let backend = global_backend()?;
-        let params = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
+        let params = LlamaModelParams::default()
+            .with_n_gpu_layers(opts.gpu_layers)
+            .with_vocab_only(opts.vocab_only);
         let model = LlamaModel::load_from_file(backend, path, &params)
             .map_err(|e| EngineError::Backend(format!("cannot load {}: {e}", path.display())))?;
         let pooling = model

@@ -19,6 +19,8 @@ pub mod llama;
 pub struct LoadOptions {
     /// Layers to offload to the GPU (ignored by CPU-only builds).
     pub gpu_layers: u32,
+    /// Load the vocabulary only (tokenisation without the weights; no session can be opened).
+    pub vocab_only: bool,
 }
 
 /// How to open a session.
