@@ -5,7 +5,14 @@
 //! that follows HL7's "AI Transparency on FHIR" guidance: the model as a Device agent of type
 //! `author`, the validating person as a Practitioner agent of type `verifier`, the machine draft
 //! revision as an entity, and the `AIAST` security label on the DocumentReference while
-//! machine-written content remains in the text.
+//! machine-written content remains in the text — which the caller reads from the revision's
+//! origin map (machine or machine-then-edited characters left), not from an edit distance.
+//!
+//! The origin map itself travels as a second `content` of the DocumentReference: an
+//! `application/json` attachment (format code `urn:siagen:format#origin-map-v1`) holding the
+//! map exactly as the siagen API shows it (`{"unit":"char","spans":[{"start","end","origin":
+//! {"kind":"machine"|"human"|"edited",...}}]}`, offsets in Unicode scalar values of the text
+//! attachment), so a receiving system can mark machine passages the way siagen does.
 //!
 //! The crate knows nothing of the store: callers fill an [`Export`], so the format can be tested
 //! (and validated against the official JSON schema) on its own.
@@ -53,9 +60,15 @@ pub struct Export {
     pub validator_name: String,
     /// The last machine draft, if a model wrote one.
     pub machine: Option<ModelInfo>,
-    /// Whether machine-written text remains in the validated text.
+    /// Whether machine-written text (unchanged or edited) remains in the validated text,
+    /// according to its origin map.
     pub ai_content_remains: bool,
+    /// The validated revision's origin map (JSON), carried as a second attachment.
+    pub origin_map: Option<Value>,
 }
+
+/// Format code of the origin-map attachment.
+pub const ORIGIN_MAP_FORMAT: &str = "origin-map-v1";
 
 /// LOINC document type for a siagen document kind.
 fn loinc(kind: &str) -> (&'static str, &'static str) {
@@ -78,10 +91,11 @@ pub fn bundle(e: &Export, now: &str) -> Value {
         .map(|m| format!("model-rev-{}", m.revision_id));
     let (code, display) = loinc(&e.kind);
     let data = base64::engine::general_purpose::STANDARD.encode(e.text.as_bytes());
-    let sha1 = {
+    let sha1_b64 = |bytes: &[u8]| {
         use sha1::Digest;
-        base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(e.text.as_bytes()))
+        base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(bytes))
     };
+    let sha1 = sha1_b64(e.text.as_bytes());
     let mut meta = json!({ "lastUpdated": e.validated_at });
     if e.ai_content_remains {
         meta["security"] = json!([{
@@ -94,6 +108,35 @@ pub fn bundle(e: &Export, now: &str) -> Value {
         Some(d) => format!("Device/{d}"),
         None => format!("Practitioner/{practitioner_id}"),
     };
+    let mut content = vec![json!({
+        "attachment": {
+            "contentType": "text/plain; charset=utf-8",
+            "language": "fr",
+            "data": data,
+            "size": e.text.len(),
+            "hash": sha1,
+            "title": e.title,
+            "creation": e.revision_created_at
+        }
+    })];
+    if let Some(map) = &e.origin_map {
+        let bytes = map.to_string().into_bytes();
+        content.push(json!({
+            "attachment": {
+                "contentType": "application/json",
+                "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                "size": bytes.len(),
+                "hash": sha1_b64(&bytes),
+                "title": "Origine des passages (modèle, humain, modifié) — positions en caractères du texte",
+                "creation": e.revision_created_at
+            },
+            "format": {
+                "system": "urn:siagen:format",
+                "code": ORIGIN_MAP_FORMAT,
+                "display": "siagen origin map: character spans written by a model, a person, or a model then edited by a person"
+            }
+        }));
+    }
     let document = json!({
         "resourceType": "DocumentReference",
         "id": doc_id,
@@ -110,17 +153,7 @@ pub fn bundle(e: &Export, now: &str) -> Value {
         "author": [{ "reference": author_ref }],
         "authenticator": { "reference": format!("Practitioner/{practitioner_id}") },
         "description": e.title,
-        "content": [{
-            "attachment": {
-                "contentType": "text/plain; charset=utf-8",
-                "language": "fr",
-                "data": data,
-                "size": e.text.len(),
-                "hash": sha1,
-                "title": e.title,
-                "creation": e.revision_created_at
-            }
-        }]
+        "content": content
     });
     let participant = |code: &str, display: &str| {
         json!({ "coding": [{
@@ -211,6 +244,9 @@ mod tests {
                 revision_id: 1,
             }),
             ai_content_remains: machine,
+            origin_map: Some(json!({ "unit": "char", "spans": [{ "start": 0, "end": 48,
+                "origin": if machine { json!({ "kind": "machine", "model": "qwen", "version": "abc" }) }
+                          else { json!({ "kind": "human", "user_id": 1 }) } }] })),
         }
     }
 
@@ -224,6 +260,16 @@ mod tests {
         assert_eq!(prov["agent"][0]["who"]["reference"], "Device/model-rev-1");
         assert_eq!(prov["agent"][1]["type"]["coding"][0]["code"], "verifier");
         assert_eq!(b["entry"].as_array().unwrap().len(), 4);
+        // The origin map travels as a second, JSON attachment.
+        let map = &doc["content"][1];
+        assert_eq!(map["attachment"]["contentType"], "application/json");
+        assert_eq!(map["format"]["code"], ORIGIN_MAP_FORMAT);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(map["attachment"]["data"].as_str().unwrap())
+            .unwrap();
+        let back: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back["spans"][0]["origin"]["kind"], "machine");
+        assert_eq!(map["attachment"]["size"], bytes.len());
     }
 
     #[test]

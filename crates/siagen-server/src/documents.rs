@@ -198,6 +198,7 @@ pub(crate) async fn final_view(
         "revision_id": view.current_revision.id,
         "text": view.current_revision.text,
         "text_sha256": view.current_revision.text_sha256,
+        "origin_map": view.current_revision.origin_map,
         "validated_by": v.map(|v| &v.validator_name),
         "validated_at": v.map(|v| &v.validated_at),
         "edit_distance": v.and_then(|v| v.edit_distance),
@@ -237,7 +238,9 @@ pub(crate) async fn fhir(
         validated_at: validation.validated_at.clone(),
         validator_id: validation.validator_id,
         validator_name: validation.validator_name.clone(),
-        ai_content_remains: machine.is_some() && validation.edit_distance.is_some_and(|d| d < 1.0),
+        // Machine text remains while the origin map holds machine or edited characters.
+        ai_content_remains: view.current_revision.origin_map.has_machine_text(),
+        origin_map: Some(json!(view.current_revision.origin_map)),
         machine,
     };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

@@ -4,8 +4,10 @@
 //! renders results as JSON and errors as RFC 7807 problems, authenticates callers, and adds the
 //! security headers. Handlers stay thin: no SQL and no workflow rule lives here.
 
+mod ask;
 mod auth;
 mod documents;
+pub mod mark;
 mod meds;
 mod openai;
 mod problem;
@@ -59,6 +61,15 @@ pub struct Services {
     pub shield: Option<Arc<ShieldState>>,
     /// Declared OpenAI-compatible upstreams (scale-out).
     pub upstreams: Option<Arc<upstream::Upstreams>>,
+    /// The local knowledge base behind sourced answers (`/api/ask`, `/questions`).
+    pub kb: Option<Arc<siagen_kb::Kb>>,
+    /// Relevance of the best passage under which `/api/ask` answers that the corpus does not
+    /// cover the question, without generating (default `siagen_kb::DEFAULT_MIN_RELEVANCE`).
+    pub kb_min_relevance: Option<f32>,
+    /// Chat model that scores entailment (passage ⇒ sentence) for the claim check, if any.
+    pub kb_entailment_model: Option<String>,
+    /// Watermark keys and settings: marks local generations, serves `/api/mark/detect`.
+    pub mark: Option<Arc<mark::MarkState>>,
 }
 
 /// The privacy shield as the server uses it.
@@ -173,6 +184,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/shield/detect", post(shield::detect))
         .route("/api/shield/pseudonymize", post(shield::pseudonymize))
         .route("/api/shield/reidentify", post(shield::reidentify))
+        .route("/api/ask", post(ask::ask))
+        .route("/api/ask/save", post(ask::save))
+        .route("/api/documents/{id}/sources", get(ask::document_sources))
+        .route("/api/mark/detect", post(mark::detect))
         .route("/api/meds/check", post(meds::check))
         .route("/api/meds/editions", get(meds::editions))
         .route("/api/audit", get(session::audit_entries))

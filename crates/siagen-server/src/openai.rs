@@ -190,14 +190,6 @@ impl Sampling {
         if top_logprobs > 20 {
             return Err(bad("top_logprobs must be at most 20"));
         }
-        if let Some(rf) = &self.response_format {
-            match rf.get("type").and_then(Value::as_str) {
-                Some("text") => {}
-                _ => return Err(bad(
-                    "response_format other than 'text' is not supported by the local engine yet",
-                )),
-            }
-        }
         let stop = self.stop.as_ref().map(|s| match s {
             OneOrMany::One(s) => vec![s.clone()],
             OneOrMany::Many(v) => v.clone(),
@@ -236,6 +228,80 @@ impl Sampling {
             logit_bias,
             ignore_eos: false,
         })
+    }
+
+    /// The schema `response_format` asks the local engine to enforce (none for `text`).
+    /// Upstream requests forward the field unchanged and never call this.
+    fn response_schema(&self) -> Result<Option<Arc<siagen_engine::JsonSchema>>, Problem> {
+        let Some(rf) = &self.response_format else {
+            return Ok(None);
+        };
+        let Some(obj) = rf.as_object() else {
+            return Err(bad("response_format must be an object"));
+        };
+        let keys = |allowed: &[&str], what: &str| -> Result<(), Problem> {
+            match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+                Some(k) => Err(bad(format!(
+                    "unknown field '{k}' in response_format {what}"
+                ))),
+                None => Ok(()),
+            }
+        };
+        match obj.get("type").and_then(Value::as_str) {
+            Some("text") => keys(&["type"], "text").map(|_| None),
+            Some("json_object") => {
+                keys(&["type"], "json_object")?;
+                Ok(Some(Arc::new(siagen_engine::JsonSchema::any_object())))
+            }
+            Some("json_schema") => {
+                keys(&["type", "json_schema"], "json_schema")?;
+                let Some(js) = obj.get("json_schema").and_then(Value::as_object) else {
+                    return Err(bad(
+                        "response_format json_schema needs a 'json_schema' object",
+                    ));
+                };
+                if let Some(k) = js
+                    .keys()
+                    .find(|k| !["name", "schema", "strict", "description"].contains(&k.as_str()))
+                {
+                    return Err(bad(format!(
+                        "unknown field '{k}' in response_format.json_schema"
+                    )));
+                }
+                let name = js.get("name").and_then(Value::as_str).unwrap_or("");
+                if name.is_empty()
+                    || name.len() > 64
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(bad(
+                        "response_format.json_schema.name must be 1 to 64 letters, digits, '_' or '-'",
+                    ));
+                }
+                let strict = match js.get("strict") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => {
+                        return Err(bad("response_format.json_schema.strict must be a boolean"))
+                    }
+                };
+                let Some(schema) = js.get("schema") else {
+                    return Err(bad("response_format.json_schema.schema is required"));
+                };
+                siagen_engine::JsonSchema::compile(schema, strict)
+                    .map(|s| Some(Arc::new(s)))
+                    .map_err(|e| {
+                        bad(format!(
+                            "response_format: {}",
+                            e.to_string().trim_start_matches("bad request: ")
+                        ))
+                    })
+            }
+            _ => Err(bad(
+                "response_format type must be 'text', 'json_object' or 'json_schema'",
+            )),
+        }
     }
 
     fn audit_params(&self, p: &SamplingParams) -> Value {
@@ -456,6 +522,8 @@ struct Started {
     streaming: bool,
     include_usage: bool,
     logprobs: bool,
+    /// The schema the output was constrained to (`response_format`), checked again at the end.
+    schema: Option<Arc<siagen_engine::JsonSchema>>,
     meter: Meter,
 }
 
@@ -470,6 +538,8 @@ struct Meter {
     started: std::time::Instant,
     prompt_tokens: usize,
     generated: std::sync::atomic::AtomicUsize,
+    /// What marked the generation (scheme and key id, or none and why).
+    mark: crate::mark::MarkPlan,
 }
 
 impl Meter {
@@ -544,6 +614,8 @@ impl Meter {
                 .as_ref()
                 .map(|r| format!("{}: {}", r.method.kind(), r.method.detail()))
                 .unwrap_or_else(|| "none: energy metering off".into()),
+            mark_scheme: self.mark.scheme.to_string(),
+            mark_key_id: self.mark.key_id.clone(),
         };
         let store = self.state.store.clone();
         let actor = self.actor.clone();
@@ -585,11 +657,30 @@ async fn start(
         })
     })
     .await?;
-    let request = GenerateRequest::new(model.clone(), prompt, params);
+    // Every local generation is watermarked unless the configuration says otherwise.
+    let (marker, mark) = match &state.services.mark {
+        Some(m) => m.plan(&model, &params),
+        None => (
+            None,
+            crate::mark::MarkPlan::none("watermarking not configured"),
+        ),
+    };
+    let mark_audit = mark.audit();
+    let mut request = GenerateRequest::new(model.clone(), prompt, params);
+    request.processors.extend(marker);
+    let schema = sampling.response_schema()?;
+    let constraint = schema.clone();
     // Tokenizing and queueing are synchronous: keep them off the async workers.
-    let stream = tokio::task::spawn_blocking(move || engine.generate(request))
-        .await
-        .map_err(|e| Problem::internal(&e))??;
+    let stream = tokio::task::spawn_blocking(move || {
+        // The grammar mask goes last, so no processor's `process` can undo it.
+        if let Some(s) = constraint {
+            let c = engine.json_constraint(&request.model, s)?;
+            request.processors.push(Box::new(c));
+        }
+        engine.generate(request)
+    })
+    .await
+    .map_err(|e| Problem::internal(&e))??;
     let prompt_tokens = stream.prompt_tokens();
     let span = state.services.energy.as_ref().map(|e| {
         let span = e.accountant.begin(&model);
@@ -607,7 +698,8 @@ async fn start(
             &target,
             "ok",
             json!({ "route": route, "generation_id": gen_id, "prompt_sha256": prompt_sha,
-                    "prompt_tokens": prompt_tokens, "parameters": audit_params, "egress": egress_audit }),
+                    "prompt_tokens": prompt_tokens, "parameters": audit_params, "egress": egress_audit,
+                    "mark": mark_audit }),
         )
     })
     .await?;
@@ -617,6 +709,7 @@ async fn start(
         streaming,
         include_usage,
         logprobs,
+        schema,
         meter: Meter {
             state: state.clone(),
             actor,
@@ -627,8 +720,25 @@ async fn start(
             started: std::time::Instant::now(),
             prompt_tokens,
             generated: Default::default(),
+            mark,
         },
     })
+}
+
+/// Defensive check that a constrained generation matches its schema. The grammar mask
+/// guarantees it, so a failure is a bug: answered as a server error, never passed on. A
+/// generation cut by `max_tokens` is a prefix of a valid value (finish_reason `length`, as OpenAI).
+fn check_schema(
+    schema: &Option<Arc<siagen_engine::JsonSchema>>,
+    text: &str,
+    finish: FinishReason,
+) -> Result<(), String> {
+    let Some(s) = schema else { return Ok(()) };
+    if finish != FinishReason::Stop {
+        return Ok(());
+    }
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    s.validate(&v)
 }
 
 /// Collects a whole generation (non-streaming answers).
@@ -744,6 +854,7 @@ pub(crate) async fn chat_completions(
         )
         .await;
     }
+    body.sampling.response_schema()?; // refused before anything is done
     let (texts, eg) = egress(
         &state,
         &actor,
@@ -775,6 +886,9 @@ pub(crate) async fn chat_completions(
     let created = now_secs();
     if !started.streaming {
         let (text, tokens, done) = collect(&mut started.stream, &started.meter).await?;
+        if let Err(e) = check_schema(&started.schema, &text, done.finish_reason) {
+            return Err(Problem::internal(&format!("output off schema: {e}")));
+        }
         let text = eg.restore(text);
         let energy = started.meter.finish(&done).await;
         let logprobs = started
@@ -844,6 +958,7 @@ pub(crate) async fn completions(
         )
         .await;
     }
+    body.sampling.response_schema()?; // refused before anything is done
     let (mut texts, eg) = egress(&state, &actor, &headers, vec![prompt], None).await?;
     let prompt = texts.remove(0);
     let mut started = start(
@@ -861,6 +976,9 @@ pub(crate) async fn completions(
     let created = now_secs();
     if !started.streaming {
         let (text, tokens, done) = collect(&mut started.stream, &started.meter).await?;
+        if let Err(e) = check_schema(&started.schema, &text, done.finish_reason) {
+            return Err(Problem::internal(&format!("output off schema: {e}")));
+        }
         let text = eg.restore(text);
         let energy = started.meter.finish(&done).await;
         return Ok(json_with_energy(
@@ -932,7 +1050,8 @@ async fn proxy(
     let label = actor.audit_label();
     let details = json!({ "route": route, "generation_id": id, "prompt_sha256": prompt_sha,
         "upstream": { "url": replica.config.url, "operator": replica.config.operator,
-                      "jurisdiction": replica.config.jurisdiction }, "egress": eg.audit });
+                      "jurisdiction": replica.config.jurisdiction }, "egress": eg.audit,
+                      "mark": crate::mark::MarkPlan::none(UPSTREAM_UNMARKED).audit() });
     let target = format!("model:{model}");
     blocking(move || store.audit_event(&label, "generation", &target, "ok", details)).await?;
     let resp = match replica
@@ -1091,6 +1210,9 @@ fn set_delta(chunk: &mut Value, text: String) {
     }
 }
 
+/// Why an upstream generation carries no siagen watermark (the audit says so).
+const UPSTREAM_UNMARKED: &str = "upstream engine: siagen does not sample, so cannot mark";
+
 /// Records an upstream generation: its tokens, and its energy as not metered here.
 struct UpstreamRecord {
     state: AppState,
@@ -1113,6 +1235,8 @@ impl UpstreamRecord {
             joules: 0.0,
             co2e_g: 0.0,
             energy_method: format!("unmetered: upstream run by {}", self.operator),
+            mark_scheme: "none".into(),
+            mark_key_id: None,
         };
         let store = self.state.store.clone();
         let actor = self.actor.clone();
@@ -1181,6 +1305,7 @@ fn stream_local(
         model,
         include_usage,
         logprobs,
+        schema,
         meter,
         ..
     } = started;
@@ -1195,11 +1320,15 @@ fn stream_local(
             }
         }
         let mut meter = Some(meter);
+        let mut raw = String::new();
         while let Some(ev) = stream.next().await {
             let out = match ev {
                 GenerationEvent::Token(t) => {
                     if let Some(m) = &meter {
                         m.token();
+                    }
+                    if schema.is_some() {
+                        raw.push_str(&t.text);
                     }
                     let text = match &mut reid {
                         Some(r) => r.push(&t.text),
@@ -1218,6 +1347,10 @@ fn stream_local(
                         None => Value::Null,
                     };
                     let mut tail = vec![];
+                    if let Err(e) = check_schema(&schema, &raw, d.finish_reason) {
+                        tracing::error!(error = %e, "constrained output off schema");
+                        tail.push(json!({ "error": { "message": "generated text does not match the response_format schema", "type": "server_error" } }));
+                    }
                     if let Some(rest) = reid.as_mut().map(|r| r.finish()).filter(|r| !r.is_empty())
                     {
                         tail.push(chunk(json!([shape.choice(Some(&rest), Value::Null, None)])));

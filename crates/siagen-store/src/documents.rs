@@ -17,6 +17,8 @@ use crate::{diff, now, sha256_hex, Result, Role, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use siagen_mark::manifest::ManifestModel;
+use siagen_mark::origin::{self, OriginMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -210,6 +212,18 @@ impl Author {
     pub fn is_model(&self) -> bool {
         matches!(self, Author::Model { .. })
     }
+
+    /// The author as the origin map sees it: a model (name, version, generation) or a person.
+    pub fn origin_author(&self) -> origin::Author {
+        match self {
+            Author::Human { user_id, .. } => origin::Author::Human { user_id: *user_id },
+            Author::Model { model, .. } => origin::Author::Model(origin::ModelRef {
+                model: model.model.clone(),
+                version: model.version.clone(),
+                generation_id: model.generation_id.clone(),
+            }),
+        }
+    }
 }
 
 /// One revision with its full text.
@@ -229,6 +243,8 @@ pub struct RevisionView {
     pub text_sha256: String,
     /// Full text.
     pub text: String,
+    /// Who wrote which characters of the text (character offsets; see `siagen_mark::origin`).
+    pub origin_map: OriginMap,
 }
 
 /// The last validation of a document.
@@ -299,6 +315,19 @@ impl DocumentView {
                 .as_ref()
                 .is_some_and(|v| v.revision_id == self.current_revision.id)
     }
+}
+
+/// What a provenance manifest states about a validated document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProvenanceRecord {
+    /// Document id.
+    pub document_id: i64,
+    /// The validated (and current) revision, with its text and origin map.
+    pub revision: RevisionView,
+    /// Its validation.
+    pub validation: ValidationInfo,
+    /// Every model that wrote a revision up to the validated one, with its generations.
+    pub models: Vec<ManifestModel>,
 }
 
 /// A line of a document list (no text).
@@ -445,7 +474,7 @@ fn check_new(new: &NewDocument) -> Result<()> {
     check_model(&new.generated_by)
 }
 
-const REV_COLS: &str = "r.id, r.number, r.parent_id, r.author_kind, r.user_id, u.name, r.model_id, r.model_version, r.model_params, r.seed, r.prompt_sha256, r.created_at, r.text_sha256, r.text, r.generation_id";
+const REV_COLS: &str = "r.id, r.number, r.parent_id, r.author_kind, r.user_id, u.name, r.model_id, r.model_version, r.model_params, r.seed, r.prompt_sha256, r.created_at, r.text_sha256, r.text, r.generation_id, r.origin_map";
 
 fn revision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionView> {
     let kind: String = r.get(3)?;
@@ -478,15 +507,67 @@ fn revision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionView> {
         created_at: r.get(11)?,
         text_sha256: r.get(12)?,
         text: r.get(13)?,
+        // NULL for revisions written before migration 4: an empty map, filled by
+        // `fill_origin_maps` (a revision's text is never empty, so an empty map means missing).
+        origin_map: r
+            .get::<_, Option<String>>(15)?
+            .and_then(|m| serde_json::from_str(&m).ok())
+            .unwrap_or_default(),
     })
 }
 
+fn missing_origin(rev: &RevisionView) -> bool {
+    rev.origin_map.is_empty() && !rev.text.is_empty()
+}
+
+/// Fills the origin maps missing from a document's revisions (`revs` in number order, from the
+/// first): each is derived from the previous one, as it would have been when it was written.
+fn fill_origin_maps(revs: &mut [RevisionView]) {
+    for i in 0..revs.len() {
+        if !missing_origin(&revs[i]) {
+            continue;
+        }
+        let author = revs[i].author.origin_author();
+        revs[i].origin_map = match i {
+            0 => OriginMap::first(&revs[0].text, &author),
+            _ => OriginMap::derive(
+                &revs[i - 1].text,
+                &revs[i - 1].origin_map,
+                &revs[i].text,
+                &author,
+            ),
+        };
+    }
+}
+
+/// A document's revisions up to `max_number`, oldest first, with their origin maps.
+fn revisions_of(conn: &Connection, doc_id: i64, max_number: i64) -> Result<Vec<RevisionView>> {
+    let mut revs = conn
+        .prepare_cached(&format!(
+            "SELECT {REV_COLS} FROM revisions r JOIN users u ON u.id = r.user_id
+             WHERE r.document_id = ?1 AND r.number <= ?2 ORDER BY r.number"
+        ))?
+        .query_map(params![doc_id, max_number], revision_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    fill_origin_maps(&mut revs);
+    Ok(revs)
+}
+
 fn load_revision(conn: &Connection, id: i64) -> Result<RevisionView> {
-    Ok(conn
+    let rev = conn
         .prepare_cached(&format!(
             "SELECT {REV_COLS} FROM revisions r JOIN users u ON u.id = r.user_id WHERE r.id = ?1"
         ))?
-        .query_row([id], revision_from_row)?)
+        .query_row([id], revision_from_row)?;
+    if !missing_origin(&rev) {
+        return Ok(rev);
+    }
+    let doc_id: i64 = conn
+        .prepare_cached("SELECT document_id FROM revisions WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?;
+    revisions_of(conn, doc_id, rev.number)?
+        .pop()
+        .ok_or_else(|| StoreError::Internal(format!("revision {id} vanished")))
 }
 
 fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
@@ -590,12 +671,16 @@ fn insert_revision(
     user_id: i64,
     model: &Option<ModelAuthor>,
     at: &str,
+    origin_map: &OriginMap,
 ) -> Result<(i64, String)> {
     let hash = sha256_hex(text);
+    let origin_json = serde_json::to_string(origin_map)
+        .map_err(|e| StoreError::Internal(format!("origin map: {e}")))?;
     conn.prepare_cached(
         "INSERT INTO revisions (document_id, number, parent_id, text, text_sha256, author_kind, user_id,
-                                model_id, model_version, model_params, seed, prompt_sha256, created_at, generation_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                model_id, model_version, model_params, seed, prompt_sha256, created_at, generation_id,
+                                origin_map)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         doc_id,
@@ -612,8 +697,21 @@ fn insert_revision(
         model.as_ref().and_then(|m| m.prompt_sha256.as_ref()),
         at,
         model.as_ref().and_then(|m| m.generation_id.as_ref()),
+        origin_json,
     ])?;
     Ok((conn.last_insert_rowid(), hash))
+}
+
+/// The origin-map author of a revision written by `user`, or generated at their request.
+fn writer(user: i64, generated_by: &Option<ModelAuthor>) -> origin::Author {
+    match generated_by {
+        Some(m) => origin::Author::Model(origin::ModelRef {
+            model: m.model.clone(),
+            version: m.version.clone(),
+            generation_id: m.generation_id.clone(),
+        }),
+        None => origin::Author::Human { user_id: user },
+    }
 }
 
 /// A draft may cite only a generation its author requested on this server.
@@ -681,8 +779,18 @@ impl Store {
             )?
             .execute(params![new.kind.as_str(), new.title.trim(), new.patient_ref, user, at])?;
             let doc_id = tx.last_insert_rowid();
-            let (rev, hash) =
-                insert_revision(tx, doc_id, 1, None, &new.text, user, &new.generated_by, &at)?;
+            let origin_map = OriginMap::first(&new.text, &writer(user, &new.generated_by));
+            let (rev, hash) = insert_revision(
+                tx,
+                doc_id,
+                1,
+                None,
+                &new.text,
+                user,
+                &new.generated_by,
+                &at,
+                &origin_map,
+            )?;
             tx.prepare_cached("UPDATE documents SET current_revision_id = ?1 WHERE id = ?2")?
                 .execute(params![rev, doc_id])?;
             add_event(tx, doc_id, Some(rev), "revision", user, &at, None)?;
@@ -723,9 +831,15 @@ impl Store {
                     )));
                 }
             }
-            let number: i64 = tx
-                .prepare_cached("SELECT number FROM revisions WHERE id = ?1")?
-                .query_row([current], |r| r.get(0))?;
+            // The new revision's origin map, derived from the current one's in this transaction.
+            let prev = load_revision(tx, current)?;
+            let number = prev.number;
+            let origin_map = OriginMap::derive(
+                &prev.text,
+                &prev.origin_map,
+                text,
+                &writer(user, &generated_by),
+            );
             let at = now();
             let (rev, hash) = insert_revision(
                 tx,
@@ -736,6 +850,7 @@ impl Store {
                 user,
                 &generated_by,
                 &at,
+                &origin_map,
             )?;
             let new_state = match state {
                 DocState::InReview => DocState::InReview,
@@ -923,6 +1038,83 @@ impl Store {
         })
     }
 
+    /// What a signed provenance manifest needs about a validated document (the validated
+    /// revision with its origin map, the validation, the models behind it). Same rule as
+    /// [`Store::export_document`]: refused unless the current revision is the validated one;
+    /// audited as an export in the `manifest` format. Clinicians, validators and auditors (the
+    /// command line) may ask: a manifest holds hashes, offsets and ids, never the text.
+    pub fn provenance(&self, actor: &Actor, doc_id: i64) -> Result<ProvenanceRecord> {
+        let target = format!("document:{doc_id}");
+        self.authorize(actor, "document.export", &target, |a| {
+            if a.roles.has(Role::Auditor) {
+                Ok(())
+            } else {
+                a.require_clinical("issuing provenance manifests")
+            }
+        })?;
+        self.write(&actor.audit_label(), "document.export", &target, |tx| {
+            let view = load_view(tx, doc_id)?;
+            let validation = match (&view.validation, view.is_final()) {
+                (Some(v), true) => v.clone(),
+                _ => {
+                    return Err(StoreError::Conflict(format!(
+                        "document {doc_id} has no manifest: its current revision is not validated (state: {})",
+                        view.state
+                    )))
+                }
+            };
+            let rows = tx
+                .prepare_cached(
+                    "SELECT model_id, model_version, generation_id FROM revisions
+                     WHERE document_id = ?1 AND author_kind = 'model' AND id <= ?2 ORDER BY id",
+                )?
+                .query_map(params![doc_id, view.current_revision.id], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                        r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut models: Vec<ManifestModel> = Vec::new();
+            for (name, version, generation) in rows {
+                let i = match models
+                    .iter()
+                    .position(|m| m.name == name && m.version == version)
+                {
+                    Some(i) => i,
+                    None => {
+                        models.push(ManifestModel {
+                            name,
+                            version,
+                            generation_ids: vec![],
+                        });
+                        models.len() - 1
+                    }
+                };
+                if let Some(g) = generation {
+                    models[i].generation_ids.push(g);
+                }
+            }
+            for m in &mut models {
+                m.generation_ids.sort();
+                m.generation_ids.dedup();
+            }
+            let details = json!({ "format": "manifest", "revision_id": view.current_revision.id,
+                                  "text_sha256": view.current_revision.text_sha256 });
+            Ok((
+                ProvenanceRecord {
+                    document_id: view.id,
+                    revision: view.current_revision,
+                    validation,
+                    models,
+                },
+                target.clone(),
+                details,
+            ))
+        })
+    }
+
     /// Every revision of a document, oldest first, and its workflow events (audited as a view).
     pub fn history(
         &self,
@@ -935,13 +1127,7 @@ impl Store {
         })?;
         self.write(&actor.audit_label(), "document.history", &target, |tx| {
             current_state(tx, doc_id)?;
-            let revisions = tx
-                .prepare_cached(&format!(
-                    "SELECT {REV_COLS} FROM revisions r JOIN users u ON u.id = r.user_id
-                     WHERE r.document_id = ?1 ORDER BY r.number"
-                ))?
-                .query_map([doc_id], revision_from_row)?
-                .collect::<Result<Vec<_>, _>>()?;
+            let revisions = revisions_of(tx, doc_id, i64::MAX)?;
             let events = tx
                 .prepare_cached(
                     "SELECT e.event, e.at, e.user_id, u.name, e.revision_id, e.reason
@@ -1045,5 +1231,235 @@ impl Store {
                 json!({ "state": state, "kind": kind, "page": page, "ids": ids }),
             ))
         })
+    }
+}
+
+/// Sources of sourced answers (« réponses sourcées »): the passages an answer cites, numbered as
+/// in its text, kept beside the document so that API clients get them as data. The store keeps
+/// each source as an opaque JSON object (it does not know the knowledge base).
+impl Store {
+    /// Records the numbered sources (`sources[i]` is `[i + 1]`) of a draft « réponse sourcée »,
+    /// once, by its creator. Each source is a JSON object with at least `chunk_id` and `licence`.
+    pub fn set_document_sources(
+        &self,
+        actor: &Actor,
+        doc_id: i64,
+        sources: &[Value],
+    ) -> Result<()> {
+        let target = format!("document:{doc_id}");
+        let user = self.authorize(actor, "document.sources", &target, |a| {
+            a.require_human(Role::Clinician)
+        })?;
+        if sources.is_empty() || sources.len() > 100 {
+            return Err(StoreError::Invalid(
+                "sources must hold 1 to 100 passages".into(),
+            ));
+        }
+        let mut chunk_ids = vec![];
+        for s in sources {
+            let chunk = s.get("chunk_id").and_then(Value::as_str);
+            if !s.is_object()
+                || chunk.is_none()
+                || s.get("licence").and_then(Value::as_str).is_none()
+            {
+                return Err(StoreError::Invalid(
+                    "each source must be an object with chunk_id and licence".into(),
+                ));
+            }
+            chunk_ids.extend(chunk);
+        }
+        self.write(&actor.audit_label(), "document.sources", &target, |tx| {
+            let (kind, creator): (String, i64) = tx
+                .prepare_cached("SELECT kind, created_by FROM documents WHERE id = ?1")?
+                .query_row([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("no document with id {doc_id}")))?;
+            if kind != DocumentKind::ReponseSourcee.as_str() || creator != user {
+                return Err(StoreError::Invalid(
+                    "sources are recorded only for a sourced answer, by its creator".into(),
+                ));
+            }
+            let existing: i64 = tx
+                .prepare_cached("SELECT COUNT(*) FROM document_sources WHERE document_id = ?1")?
+                .query_row([doc_id], |r| r.get(0))?;
+            if existing > 0 {
+                return Err(StoreError::Invalid(format!(
+                    "the sources of document {doc_id} are already recorded"
+                )));
+            }
+            for (i, s) in sources.iter().enumerate() {
+                tx.prepare_cached(
+                    "INSERT INTO document_sources (document_id, n, source) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![doc_id, i as i64 + 1, s.to_string()])?;
+            }
+            Ok((
+                (),
+                target.clone(),
+                json!({ "count": sources.len(), "chunk_ids": chunk_ids }),
+            ))
+        })
+    }
+
+    /// The numbered sources of a document, in order (empty when it was not built from sources).
+    pub fn document_sources(&self, actor: &Actor, doc_id: i64) -> Result<Vec<Value>> {
+        let target = format!("document:{doc_id}");
+        self.authorize(actor, "document.sources.view", &target, |a| {
+            a.require_clinical("reading documents")
+        })?;
+        self.write(
+            &actor.audit_label(),
+            "document.sources.view",
+            &target,
+            |tx| {
+                current_state(tx, doc_id)?;
+                let mut stmt = tx.prepare_cached(
+                    "SELECT source FROM document_sources WHERE document_id = ?1 ORDER BY n",
+                )?;
+                let rows = stmt.query_map([doc_id], |r| r.get::<_, String>(0))?;
+                let mut out = vec![];
+                for r in rows {
+                    out.push(serde_json::from_str(&r?).unwrap_or(Value::Null));
+                }
+                let n = out.len();
+                Ok((out, target.clone(), json!({ "count": n })))
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NewUser, Roles, StoreConfig};
+    use siagen_mark::origin::Origin;
+
+    fn person(store: &Store, name: &str, role: Role) -> Actor {
+        let u = store
+            .create_user(
+                &Actor::cli(),
+                NewUser {
+                    name: name.into(),
+                    password: format!("{name}-password-123"),
+                    roles: Roles::NONE.with(role),
+                },
+            )
+            .unwrap();
+        Actor {
+            user_id: Some(u.id),
+            name: name.into(),
+            roles: u.roles,
+            token_id: None,
+        }
+    }
+
+    fn kinds(rev: &RevisionView) -> Vec<(String, &'static str)> {
+        rev.origin_map.check(&rev.text).unwrap();
+        let chars: Vec<char> = rev.text.chars().collect();
+        rev.origin_map
+            .spans
+            .iter()
+            .map(|s| (chars[s.start..s.end].iter().collect(), s.origin.kind()))
+            .collect()
+    }
+
+    #[test]
+    fn origin_maps_are_persisted_replayed_and_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let alice = person(&store, "alice", Role::Clinician);
+        let bob = person(&store, "bob", Role::Validator);
+        let draft = "Patient hospitalisé pour insuffisance cardiaque. Sortie à J5.";
+        let doc = store
+            .create_document(
+                &alice,
+                NewDocument {
+                    kind: DocumentKind::CompteRenduHospitalisation,
+                    title: "CRH".into(),
+                    patient_ref: "P-1".into(),
+                    text: draft.into(),
+                    generated_by: Some(ModelAuthor {
+                        model: "tiny".into(),
+                        version: "v1".into(),
+                        parameters: json!({}),
+                        seed: None,
+                        prompt_sha256: None,
+                        generation_id: None,
+                    }),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            kinds(&doc.current_revision),
+            vec![(draft.into(), "machine")]
+        );
+        let edited = "Patient hospitalisé en urgence pour insuffisance cardiaque. Sortie à J5.";
+        let v2 = store
+            .add_revision(&alice, doc.id, edited, None, Some(doc.current_revision.id))
+            .unwrap();
+        let alice_id = alice.user_id.unwrap();
+        assert_eq!(
+            kinds(&v2.current_revision),
+            vec![
+                ("Patient hospitalisé ".into(), "machine"),
+                ("en urgence ".into(), "human"),
+                (
+                    "pour insuffisance cardiaque. Sortie à J5.".into(),
+                    "machine"
+                ),
+            ]
+        );
+        assert_eq!(
+            v2.current_revision.origin_map.spans[1].origin,
+            Origin::Human { user_id: alice_id }
+        );
+
+        // Persisted: a fresh store reads the same map; the API JSON carries it.
+        let (revs, _) = store.history(&alice, doc.id).unwrap();
+        drop(store);
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let (again, _) = store.history(&alice, doc.id).unwrap();
+        assert_eq!(again, revs);
+        let json = serde_json::to_value(&again[1]).unwrap();
+        assert_eq!(json["origin_map"]["unit"], "char");
+        assert_eq!(json["origin_map"]["spans"][1]["origin"]["kind"], "human");
+
+        // Rows written before migration 4 (NULL) are replayed to the same maps, and a new
+        // revision on top of them is derived from the replayed map.
+        let raw = rusqlite::Connection::open(crate::database_path(dir.path())).unwrap();
+        raw.execute("UPDATE revisions SET origin_map = NULL", [])
+            .unwrap();
+        let (replayed, _) = store.history(&alice, doc.id).unwrap();
+        assert_eq!(replayed, revs);
+        let v3 = store
+            .add_revision(&alice, doc.id, &format!("{edited} Revu."), None, None)
+            .unwrap();
+        assert_eq!(kinds(&v3.current_revision)[2].1, "machine");
+        assert_eq!(kinds(&v3.current_revision)[3], (" Revu.".into(), "human"));
+
+        // Provenance: refused before validation, then the validated revision and its models.
+        let err = store.provenance(&Actor::cli(), doc.id).unwrap_err();
+        assert!(err.to_string().contains("not validated"), "{err}");
+        store.submit(&alice, doc.id).unwrap();
+        store
+            .validate(&bob, doc.id, v3.current_revision.id)
+            .unwrap();
+        let p = store.provenance(&Actor::cli(), doc.id).unwrap();
+        assert_eq!(p.revision.id, v3.current_revision.id);
+        assert_eq!(p.revision.origin_map, v3.current_revision.origin_map);
+        assert_eq!(p.validation.validator_name, "bob");
+        assert_eq!(p.models.len(), 1);
+        assert_eq!(
+            (p.models[0].name.as_str(), p.models[0].version.as_str()),
+            ("tiny", "v1")
+        );
+        let exports: i64 = raw
+            .query_row(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'document.export' AND details LIKE '%manifest%' AND outcome = 'ok'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(exports, 1, "the manifest export is audited");
     }
 }

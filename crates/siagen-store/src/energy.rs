@@ -29,6 +29,11 @@ pub struct GenerationRecord {
     pub co2e_g: f64,
     /// `measured: …` or `estimated: …`.
     pub energy_method: String,
+    /// Watermark scheme that marked the text (`gumbel`, `kgw`), or `none` (marking off, greedy
+    /// decoding, upstream engine).
+    pub mark_scheme: String,
+    /// Id of the watermark key (never the secret); `None` when unmarked.
+    pub mark_key_id: Option<String>,
 }
 
 /// Grouping of an energy report.
@@ -89,20 +94,22 @@ impl Store {
             |tx| {
                 tx.prepare_cached(
                     "INSERT INTO generations (id, at, user_id, model, route, prompt_tokens, completion_tokens,
-                                              finish_reason, joules, co2e_g, energy_method)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                              finish_reason, joules, co2e_g, energy_method,
+                                              mark_scheme, mark_key_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )?
                 .execute(params![
                     rec.id, now(), user, rec.model, rec.route, rec.prompt_tokens,
                     rec.completion_tokens, rec.finish_reason, rec.joules, rec.co2e_g,
-                    rec.energy_method
+                    rec.energy_method, rec.mark_scheme, rec.mark_key_id
                 ])?;
                 Ok((
                     (),
                     format!("generation:{}", rec.id),
                     json!({ "model": rec.model, "prompt_tokens": rec.prompt_tokens,
                             "completion_tokens": rec.completion_tokens, "finish_reason": rec.finish_reason,
-                            "joules": rec.joules, "energy_method": rec.energy_method }),
+                            "joules": rec.joules, "energy_method": rec.energy_method,
+                            "mark": { "scheme": rec.mark_scheme, "key_id": rec.mark_key_id } }),
                 ))
             },
         )

@@ -28,7 +28,7 @@ pub use accounts::{generate_password, Actor, LoginOutcome, NewUser, Session, Tok
 pub use audit::{AuditEntry, VerifyProblem, VerifyReport};
 pub use documents::{
     Author, DocState, DocumentEnergy, DocumentFilter, DocumentKind, DocumentSummary, DocumentView,
-    HistoryEvent, ModelAuthor, NewDocument, Page, RevisionView, ValidationInfo,
+    HistoryEvent, ModelAuthor, NewDocument, Page, ProvenanceRecord, RevisionView, ValidationInfo,
 };
 pub use energy::{EnergyBy, EnergyRow, GenerationRecord};
 pub use error::{Result, StoreError};

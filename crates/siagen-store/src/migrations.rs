@@ -124,6 +124,38 @@ CREATE INDEX generations_at ON generations(at);
 ALTER TABLE revisions ADD COLUMN generation_id TEXT REFERENCES generations(id);
 "#,
     ),
+    // Version 3: which watermark marked each generation (`mark_scheme` gumbel / kgw / none,
+    // `mark_key_id`: the key's id, never its secret). Rows written before it stay NULL: unknown.
+    (
+        3,
+        r#"
+ALTER TABLE generations ADD COLUMN mark_scheme TEXT;
+ALTER TABLE generations ADD COLUMN mark_key_id TEXT;
+"#,
+    ),
+    // Version 4: the origin map of each
+    // revision (JSON, siagen_mark::origin::OriginMap), computed in the transaction that writes
+    // the revision. Rows written before it stay NULL and are derived on read by replaying the
+    // document's revisions, which gives the same map (the derivation is deterministic).
+    (
+        4,
+        r#"
+ALTER TABLE revisions ADD COLUMN origin_map TEXT;
+"#,
+    ),
+    // Version 5: the numbered sources a sourced answer (kind reponse_sourcee) was written from,
+    // one JSON object per passage (title, page, licence, chunk id...), kept with the document.
+    (
+        5,
+        r#"
+CREATE TABLE document_sources (
+    document_id INTEGER NOT NULL REFERENCES documents(id),
+    n INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (document_id, n)
+);
+"#,
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`.

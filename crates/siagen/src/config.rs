@@ -51,6 +51,23 @@ pub struct FileConfig {
     pub surrogate_style: Option<String>,
     /// OpenAI-compatible engines serving models by name (`[[upstreams]]` tables).
     pub upstreams: Option<Vec<siagen_server::upstream::UpstreamConfig>>,
+    /// Watermark of local generations: `gumbel` (default, distortion-free), `kgw` or `off`.
+    pub mark_scheme: Option<String>,
+    /// Models whose generations are not watermarked.
+    pub mark_off_models: Option<Vec<String>>,
+    /// False-positive rate of watermark verdicts (default 1e-3).
+    pub mark_fpr: Option<f64>,
+    /// Knowledge base: installed embedding model (GGUF name) for dense and hybrid retrieval
+    /// (default: none, BM25 only).
+    pub kb_embedding_model: Option<String>,
+    /// Knowledge base: refuse to answer when the best passage's relevance is below this
+    /// (0..1, default 0.5, see `siagen_kb::Hit::relevance`).
+    pub kb_min_relevance: Option<f32>,
+    /// Knowledge base: words per passage when chunking (default 200).
+    pub kb_chunk_words: Option<usize>,
+    /// Sourced answers: chat model (local or upstream name) asked whether each cited passage
+    /// entails the sentence citing it; its score joins the claim check (default: none).
+    pub kb_entailment_model: Option<String>,
 }
 
 impl FileConfig {

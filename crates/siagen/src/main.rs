@@ -3,6 +3,8 @@
 
 mod config;
 mod hub;
+mod kb_cli;
+mod mark_cli;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -63,6 +65,12 @@ enum Command {
     /// Privacy shield: find and pseudonymise identifiers in JSON lines.
     #[command(subcommand)]
     Shield(ShieldCmd),
+    /// Watermarks: detect machine text, manage the watermark keys.
+    #[command(subcommand)]
+    Mark(mark_cli::MarkCmd),
+    /// Knowledge base: collections, ingestion, search.
+    #[command(subcommand)]
+    Kb(kb_cli::KbCmd),
 }
 
 #[derive(Subcommand)]
@@ -311,17 +319,39 @@ impl Settings {
 }
 
 fn main() {
-    // OpenMP threads of llama.cpp spin while waiting by default, which starves everything else on
-    // a shared machine; passive waiting costs nothing measurable on a dedicated one.
-    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-        std::env::set_var("OMP_WAIT_POLICY", "PASSIVE");
-    }
+    passive_openmp();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
         // One line, the way a person reads it: the outermost context and its cause.
         let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
         eprintln!("siagen: error: {}", msg.join(": "));
         std::process::exit(2);
+    }
+}
+
+/// OpenMP threads of llama.cpp spin while waiting by default, which starves everything else on a
+/// shared machine (decode fell 6× in the engine benchmark); passive waiting costs nothing
+/// measurable on a dedicated one. libgomp reads `OMP_WAIT_POLICY` once, when it is loaded, before
+/// `main` runs: setting the variable here would change nothing, so the process re-executes itself
+/// with it (same pid, arguments and standard streams). An explicit setting is left alone.
+fn passive_openmp() {
+    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let mut args = std::env::args_os();
+        let arg0 = args.next();
+        if let Ok(exe) = std::env::current_exe() {
+            let mut cmd = std::process::Command::new(exe);
+            if let Some(a) = arg0 {
+                cmd.arg0(a);
+            }
+            // `exec` returns only when it failed: then run on with the default policy.
+            let err = cmd.args(args).env("OMP_WAIT_POLICY", "PASSIVE").exec();
+            eprintln!("siagen: warning: cannot re-execute with OMP_WAIT_POLICY=PASSIVE: {err}");
+        }
     }
 }
 
@@ -336,6 +366,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Energy(cmd) => energy(settings, cmd),
         Command::Model(cmd) => model(settings, cmd),
         Command::Shield(cmd) => shield(settings, cmd),
+        Command::Mark(cmd) => mark_cli::run(settings, cmd),
+        Command::Kb(cmd) => kb_cli::run(settings, cmd),
     }
 }
 
@@ -838,9 +870,10 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
                 .unwrap_or(false),
         ),
     };
+    let engine = Arc::new(engine);
     let services = siagen_server::Services {
         meds: load_thesauri(&settings)?,
-        engine: Some(Arc::new(engine)),
+        engine: Some(engine.clone()),
         energy: Some(Arc::new(siagen_server::Energy::probe(carbon)?)),
         shield: Some(Arc::new(shield)),
         upstreams: match settings.file.upstreams.clone() {
@@ -849,6 +882,10 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
             )),
             _ => None,
         },
+        kb: Some(Arc::new(kb_cli::open_kb(&settings, Some(engine.clone()))?)),
+        kb_min_relevance: settings.file.kb_min_relevance,
+        kb_entailment_model: settings.file.kb_entailment_model.clone(),
+        mark: Some(Arc::new(mark_cli::state(&settings)?)),
     };
     let upstreams = services.upstreams.clone();
     let state = siagen_server::AppState::new(store.clone(), server_cfg, services);

@@ -272,3 +272,70 @@ fn assistant_pseudonymisation_and_energy_in_chromium() {
     );
     assert_eq!(author["parameters"]["max_tokens"], 24, "{doc}");
 }
+
+/// « Questions au corpus » in Chromium: a sourced answer with verdicts and licensed sources,
+/// saved as a draft « réponse sourcée »; a question the corpus does not cover is refused.
+#[test]
+fn sourced_answers_page_in_chromium() {
+    let deps = deps_dir();
+    let chromium = chromium();
+    assert!(
+        deps.join("node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core missing in {}: run scripts/test-deps.sh",
+        deps.display()
+    );
+    let s = Server::start_with(|d| {
+        // The tiny model with a context that holds the prompt and its passages.
+        let models = d.join("models");
+        std::fs::create_dir_all(&models).unwrap();
+        siagen_engine::testmodel::write_tiny_llama(
+            &models.join("tiny-long.gguf"),
+            &siagen_engine::testmodel::TinyConfig {
+                name: "tiny-long".into(),
+                context_length: 2048,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let kb = siagen_kb::Kb::open(&d.join("kb"), siagen_kb::KbOptions::default()).unwrap();
+        let cli = siagen_kb::Viewer::cli();
+        kb.create_collection(&cli, "guides", siagen_kb::Visibility::Institution)
+            .unwrap();
+        kb.ingest_bytes(
+            &cli,
+            "guides",
+            "paracetamol.md",
+            "# Paracétamol chez l'adulte\n\nLa dose maximale de paracétamol est de 4 g par jour \
+             chez l'adulte.\n"
+                .as_bytes()
+                .to_vec(),
+            siagen_kb::DocMeta {
+                licence: Some("Licence Ouverte 2.0".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    });
+    let alice = s.user("alice", "clinician");
+    let shots = repo_root().join("target/web-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let status = Command::new("node")
+        .arg(repo_root().join("tests/web/questions.cjs"))
+        .env("NODE_PATH", deps.join("node_modules"))
+        .env("SIAGEN_URL", &s.base)
+        .env("SIAGEN_SHOTS", &shots)
+        .env("SIAGEN_CHROMIUM", &chromium)
+        .status()
+        .expect("run node");
+    assert!(
+        status.success(),
+        "browser checks failed (see the output above and {}/zz-echec-questions.png)",
+        shots.display()
+    );
+    let list: serde_json::Value = s
+        .get(&alice, "/api/documents?kind=reponse_sourcee")
+        .json()
+        .unwrap();
+    assert_eq!(list["total"], 1, "{list}");
+}

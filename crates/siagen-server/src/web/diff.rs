@@ -1,53 +1,9 @@
-//! What is still the machine's: the current text with the passages left unchanged since the last
-//! machine-written revision marked, and a side-by-side line diff between the two (markup).
+//! A side-by-side line diff between the last machine draft and the current text (markup). Which
+//! passages are still the machine's comes from the revision's origin map (`siagen_mark::origin`).
 
 use super::html::esc;
-use similar::{ChangeTag, DiffOp, TextDiff};
+use similar::{DiffOp, TextDiff};
 use std::time::Duration;
-
-/// The current text as markup, with every passage that is unchanged from `machine` wrapped in
-/// `<mark class="machine">`. Returns the markup and the number of characters still the
-/// machine's.
-pub(crate) fn marked_text(machine: &str, current: &str) -> (String, usize) {
-    let diff = TextDiff::configure()
-        .timeout(Duration::from_secs(1))
-        .diff_words(machine, current);
-    let mut out = String::new();
-    let mut run = String::new();
-    let mut run_machine = false;
-    let mut machine_chars = 0;
-    let flush = |out: &mut String, run: &mut String, machine: bool| {
-        if run.is_empty() {
-            return;
-        }
-        if machine && !run.trim().is_empty() {
-            out.push_str(r#"<mark class="machine" title="Passage généré par un modèle, pas encore réécrit">"#);
-            out.push_str(&esc(run));
-            out.push_str("</mark>");
-        } else {
-            out.push_str(&esc(run));
-        }
-        run.clear();
-    };
-    for change in diff.iter_all_changes() {
-        let is_machine = match change.tag() {
-            ChangeTag::Delete => continue,
-            ChangeTag::Equal => true,
-            ChangeTag::Insert => false,
-        };
-        let value = change.value();
-        if is_machine != run_machine {
-            flush(&mut out, &mut run, run_machine);
-            run_machine = is_machine;
-        }
-        if is_machine {
-            machine_chars += value.chars().filter(|c| !c.is_whitespace()).count();
-        }
-        run.push_str(value);
-    }
-    flush(&mut out, &mut run, run_machine);
-    (out, machine_chars)
-}
 
 /// A two-column table: the machine draft on the left, the current text on the right.
 pub(crate) fn side_by_side(machine: &str, current: &str) -> String {
@@ -136,19 +92,6 @@ pub(crate) fn side_by_side(machine: &str, current: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn marks_only_unchanged_machine_words() {
-        let (m, n) = marked_text("Patient <b> stable.", "Patient <b> très stable.");
-        assert!(m.contains(r#"<mark class="machine""#));
-        assert!(m.contains("&lt;b&gt;"));
-        assert!(!m.contains("<b>"));
-        assert!(m.contains("très"));
-        assert!(n > 0);
-        let (m, n) = marked_text("abc", "xyz");
-        assert!(!m.contains("<mark"));
-        assert_eq!(n, 0);
-    }
 
     #[test]
     fn side_by_side_escapes() {

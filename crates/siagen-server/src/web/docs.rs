@@ -2,7 +2,7 @@
 //! authorship, history, side-by-side diff, workflow buttons), editing, the workflow actions,
 //! the print view and the FHIR download.
 
-use super::diff::{marked_text, side_by_side};
+use super::diff::side_by_side;
 use super::html::{
     csrf_field, error_banner, esc, flash, fmt_ts, fr_message, html, page, state_badge, state_fr,
 };
@@ -467,6 +467,50 @@ fn event_fr(e: &str) -> &str {
     }
 }
 
+/// The text as markup with its origin map: unchanged machine passages in `<mark
+/// class="machine">`, machine text a person edited in `<mark class="edited">`, human text
+/// plain. Passages of blanks alone are left unmarked (nothing to read there).
+fn origin_markup(rev: &RevisionView) -> String {
+    let text = &rev.text;
+    if rev.origin_map.check(text).is_err() {
+        return esc(text);
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    for (range, origin) in rev.origin_map.byte_spans(text) {
+        let part = &text[range];
+        let model = origin.model();
+        match (origin.kind(), model) {
+            (kind @ ("machine" | "edited"), Some(m)) if !part.trim().is_empty() => {
+                let title = if kind == "machine" {
+                    format!("Généré par le modèle {}, non modifié", m.model)
+                } else {
+                    format!("Texte du modèle {} modifié par un humain", m.model)
+                };
+                out.push_str(&format!(
+                    r#"<mark class="{kind}" title="{}">{}</mark>"#,
+                    esc(&title),
+                    esc(part)
+                ));
+            }
+            _ => out.push_str(&esc(part)),
+        }
+    }
+    out
+}
+
+/// The legend of the marks and the share of each origin, in French.
+fn origin_legend(rev: &RevisionView) -> String {
+    let shares = rev.origin_map.shares();
+    let total = (shares.machine + shares.edited + shares.human).max(1) as f64;
+    let pct = |n: usize| format!("{:.0} %", n as f64 * 100.0 / total);
+    format!(
+        r#"<p class="origin-legend" id="origin-legend">Origine des passages : <mark class="machine">généré par un modèle</mark> {} · <mark class="edited">texte du modèle modifié par un humain</mark> {} · <span class="origin-human">écrit par un humain</span> {}</p>"#,
+        pct(shares.machine),
+        pct(shares.edited),
+        pct(shares.human)
+    )
+}
+
 /// The last machine-written revision at or before the current one.
 fn last_machine(revs: &[RevisionView], current: i64) -> Option<&RevisionView> {
     revs.iter()
@@ -582,28 +626,32 @@ fn document_page(
         }
     }
 
-    let (text_html, machine_note) = if final_ {
-        (esc(&cur.text), String::new())
-    } else if cur.author.is_model() {
-        (
-            format!(r#"<mark class="machine whole">{}</mark>"#, esc(&cur.text)),
-            r#"<div class="alert alert-machine" role="note" id="machine-banner"><p><strong>Texte généré par un modèle — à valider.</strong> Relisez et corrigez chaque passage avant de le soumettre : un professionnel de santé doit le valider avant tout usage.</p></div>"#.to_string(),
-        )
-    } else if let Some(m) = machine {
-        let (marked, kept) = marked_text(&m.text, &cur.text);
-        if kept > 0 {
-            (
-                marked,
-                format!(
-                    r#"<div class="alert alert-machine" role="note" id="machine-banner"><p><strong>Ce texte contient des passages générés par un modèle — à valider.</strong> Les passages <mark class="machine">surlignés</mark> sont repris tels quels du brouillon du modèle (version n° {}) ; ils le restent tant qu'un humain ne les a pas réécrits ou que le document n'est pas validé.</p></div>"#,
-                    m.number
-                ),
-            )
-        } else {
-            (esc(&cur.text), String::new())
-        }
+    // Machine passages come from the revision's origin map: unchanged machine text, machine
+    // text a person edited, human text. They stay marked after validation too (the FHIR export
+    // keeps its AI label while they remain); the banner says who still has to read them.
+    let has_machine = cur.origin_map.has_machine_text();
+    let text_html = if has_machine {
+        origin_markup(cur)
     } else {
-        (esc(&cur.text), String::new())
+        esc(&cur.text)
+    };
+    let machine_note = if !has_machine {
+        String::new()
+    } else if final_ {
+        format!(
+            r#"<div class="alert alert-machine" role="note" id="machine-banner"><p><strong>Texte validé contenant des passages générés par un modèle.</strong> Ils ont été relus et validés par un professionnel de santé ; ils restent signalés dans l'export FHIR.</p>{}</div>"#,
+            origin_legend(cur)
+        )
+    } else if cur.author.is_model() && cur.origin_map.shares().human == 0 {
+        format!(
+            r#"<div class="alert alert-machine" role="note" id="machine-banner"><p><strong>Texte généré par un modèle — à valider.</strong> Relisez et corrigez chaque passage avant de le soumettre : un professionnel de santé doit le valider avant tout usage.</p>{}</div>"#,
+            origin_legend(cur)
+        )
+    } else {
+        format!(
+            r#"<div class="alert alert-machine" role="note" id="machine-banner"><p><strong>Ce texte contient des passages générés par un modèle — à valider.</strong> Les passages <mark class="machine">surlignés</mark> sont du modèle, tels quels ; les passages <mark class="edited">soulignés</mark> sont du modèle modifié par un humain. Ils le restent tant qu'un humain ne les a pas réécrits.</p>{}</div>"#,
+            origin_legend(cur)
+        )
     };
     body.push_str(&machine_note);
     body.push_str(&format!(

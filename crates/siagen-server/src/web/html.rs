@@ -82,6 +82,11 @@ pub(crate) const NAV: &[NavItem] = &[
         visible: clinical,
     },
     NavItem {
+        href: "/questions",
+        label: "Questions au corpus",
+        visible: clinical,
+    },
+    NavItem {
         href: "/pseudonymisation",
         label: "Pseudonymisation",
         visible: clinical,

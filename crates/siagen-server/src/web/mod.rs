@@ -20,6 +20,7 @@ pub(crate) mod html;
 mod login;
 mod meds;
 mod pseudo;
+mod questions;
 
 use crate::auth::SESSION_COOKIE;
 use crate::AppState;
@@ -72,6 +73,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ordonnance", get(meds::form).post(meds::check))
         .route("/assistant", get(assistant::show))
         .route("/assistant/enregistrer", post(assistant::save))
+        .route("/questions", get(questions::form).post(questions::ask))
+        .route("/questions/enregistrer", post(questions::save))
         .route("/pseudonymisation", get(pseudo::form).post(pseudo::submit))
         .route("/energie", get(energy::show))
         .route("/admin", get(admin::index))

@@ -1,0 +1,815 @@
+//! Sourced answers: `POST /api/ask` answers a question from a knowledge-base collection, citing
+//! the numbered passages it used, with a claim check of every sentence; `POST /api/ask/save`
+//! keeps an answer as a draft document of kind « réponse sourcée » with its sources (in its text,
+//! and as data: `GET /api/documents/{id}/sources`), which then goes through the human validation
+//! workflow like any other draft.
+//!
+//! Pipeline of one question:
+//! 1. authorisation (clinician or validator), audited when refused;
+//! 2. retrieval in the collection with the question as typed, less the identifiers the shield
+//!    detects (they never help find a passage): the knowledge base is local (same process, same
+//!    data directory), so no text leaves siagen at this step;
+//! 3. when the best passage's relevance is under `kb_min_relevance`, the answer says that the
+//!    corpus does not cover the question, **without generating**;
+//! 4. otherwise the passages are numbered and the prompt (passages + question) goes to the model
+//!    through the OpenAI chat route itself (`openai::chat_completions`): the privacy shield's
+//!    egress policy, the generation audit, metering, energy and re-identification are exactly
+//!    those of `/v1/chat/completions`, local engine or declared upstream alike;
+//! 5. the answer's citations are parsed and every sentence is checked against the passages it
+//!    cites (`siagen_kb::claim`);
+//! 6. the ask is audited with ids and hashes only (question SHA-256, chunk ids, generation id,
+//!    verdict counts), never the question or the answer.
+//!
+//! Saving takes the generation id of an answer given to the same person in the last
+//! [`RECENT_TTL`]: the server keeps its recent answers in memory, so the saved text and sources
+//! are the ones the model and the retrieval produced, not what a client sends back.
+
+use crate::auth::Auth;
+use crate::problem::{ApiJson, Problem};
+use crate::{blocking, AppState};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use siagen_kb::claim::{Check, Entailment, Passages, Verdict};
+use siagen_kb::{Hit, KbError, SearchQuery, Viewer};
+use siagen_store::{Actor, DocumentKind, ModelAuthor, NewDocument};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The answer when retrieval finds nothing relevant enough.
+pub(crate) const NOT_COVERED: &str = "Le corpus ne couvre pas cette question.";
+
+/// How long an answer can be saved after it was given.
+pub(crate) const RECENT_TTL: Duration = Duration::from_secs(2 * 3600);
+const RECENT_MAX: usize = 512;
+const MAX_QUESTION_CHARS: usize = 4000;
+const DEFAULT_K: usize = 6;
+const MAX_K: usize = 20;
+const MAX_TOKENS: u32 = 512;
+
+const SYSTEM_PROMPT: &str = "Tu es un assistant documentaire pour des professionnels de santé. \
+Réponds en français, uniquement à partir des passages numérotés fournis. Après chaque phrase, \
+cite entre crochets le ou les numéros des passages qui l'étayent, par exemple [1] ou [2, 3]. \
+N'invente rien : si les passages ne permettent pas de répondre à une partie de la question, \
+dis-le explicitement (« Les passages ne précisent pas … »). Sois bref et factuel.";
+
+/// `POST /api/ask` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AskBody {
+    /// The question, in French.
+    pub(crate) question: String,
+    /// The collection to answer from.
+    pub(crate) collection: String,
+    /// Passages retrieved (1 to 20, default 6).
+    #[serde(default)]
+    pub(crate) k: Option<usize>,
+    /// Model name (default: the first local chat model).
+    #[serde(default)]
+    pub(crate) model: Option<String>,
+    /// Largest answer, in tokens (default 512).
+    #[serde(default)]
+    pub(crate) max_tokens: Option<u32>,
+}
+
+/// One sentence of the answer with its citations and verdict.
+#[derive(Serialize, Clone)]
+pub(crate) struct SentenceOut {
+    pub(crate) text: String,
+    pub(crate) citations: Vec<usize>,
+    pub(crate) invalid_citations: Vec<usize>,
+    pub(crate) verdict: Verdict,
+    pub(crate) score: f32,
+    pub(crate) reasons: Vec<siagen_kb::claim::Reason>,
+}
+
+/// One numbered passage given to the model.
+#[derive(Serialize, Clone)]
+pub(crate) struct SourceOut {
+    pub(crate) n: usize,
+    pub(crate) title: String,
+    pub(crate) page: Option<u32>,
+    pub(crate) heading: Option<String>,
+    pub(crate) licence: String,
+    pub(crate) publisher: Option<String>,
+    pub(crate) date: Option<String>,
+    pub(crate) source: String,
+    pub(crate) document_id: String,
+    pub(crate) chunk_id: String,
+    pub(crate) relevance: f32,
+    pub(crate) text: String,
+}
+
+/// The response of `POST /api/ask`.
+#[derive(Serialize, Clone)]
+pub(crate) struct AskAnswer {
+    pub(crate) question_sha256: String,
+    pub(crate) collection: String,
+    pub(crate) covered: bool,
+    /// Set when not covered.
+    pub(crate) message: Option<String>,
+    pub(crate) answer: String,
+    pub(crate) sentences: Vec<SentenceOut>,
+    pub(crate) sources: Vec<SourceOut>,
+    pub(crate) model: Option<String>,
+    pub(crate) generation_id: Option<String>,
+    /// Relevance of the best passage, and the threshold it was compared with.
+    pub(crate) best_relevance: f32,
+    pub(crate) min_relevance: f32,
+    /// Verdict counts.
+    pub(crate) summary: Value,
+}
+
+/// An answer kept for saving.
+struct Recent {
+    at: Instant,
+    user_id: i64,
+    question: String,
+    answer: AskAnswer,
+    version: String,
+    parameters: Value,
+}
+
+static RECENT: Mutex<VecDeque<Recent>> = Mutex::new(VecDeque::new());
+
+fn remember(r: Recent) {
+    let mut q = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    q.retain(|x| x.at.elapsed() < RECENT_TTL);
+    while q.len() >= RECENT_MAX {
+        q.pop_front();
+    }
+    q.push_back(r);
+}
+
+fn recall(generation_id: &str, user_id: i64) -> Option<(String, AskAnswer, String, Value)> {
+    let q = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    q.iter()
+        .find(|r| {
+            r.user_id == user_id
+                && r.at.elapsed() < RECENT_TTL
+                && r.answer.generation_id.as_deref() == Some(generation_id)
+        })
+        .map(|r| {
+            (
+                r.question.clone(),
+                r.answer.clone(),
+                r.version.clone(),
+                r.parameters.clone(),
+            )
+        })
+}
+
+fn bad(detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "bad-request", detail)
+}
+
+fn kb_problem(e: KbError) -> Problem {
+    match e {
+        KbError::Invalid(m) => bad(m),
+        e @ KbError::UnknownCollection(_) => {
+            Problem::new(StatusCode::NOT_FOUND, "unknown-collection", e.to_string())
+        }
+        e @ KbError::Forbidden(_) => {
+            Problem::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+        }
+        e @ KbError::NoEmbedder => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-embedder",
+            e.to_string(),
+        ),
+        other => Problem::internal(&other),
+    }
+}
+
+/// The knowledge-base viewer for a store actor.
+pub(crate) fn viewer(actor: &Actor) -> Viewer {
+    Viewer {
+        user_id: actor.user_id.unwrap_or(0),
+        user_name: actor.name.clone(),
+        admin: actor.roles.has(siagen_store::Role::Admin),
+    }
+}
+
+/// The question for retrieval: identifiers the shield detects (names, dates, numbers) are blanked
+/// out. They never help find a guideline passage, and unknown words would only lower the
+/// relevance of the passages that answer the question.
+fn without_identifiers(shield: &siagen_shield::Shield, text: &str) -> String {
+    let spans = shield.detect(text);
+    text.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if spans.iter().any(|s| (s.start..s.end).contains(&i)) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The default model: the first local chat model.
+async fn default_model(state: &AppState) -> Option<String> {
+    let engine = state.services.engine.clone()?;
+    tokio::task::spawn_blocking(move || engine.models())
+        .await
+        .ok()?
+        .ok()?
+        .into_iter()
+        .find(|m| !m.is_embedding_model)
+        .map(|m| m.name)
+}
+
+fn source_label(s: &SourceOut) -> String {
+    let mut label = s.title.clone();
+    if let Some(p) = s.page {
+        label.push_str(&format!(", p. {p}"));
+    }
+    if let Some(h) = s.heading.as_ref().filter(|h| **h != s.title) {
+        label.push_str(&format!(" — {h}"));
+    }
+    label
+}
+
+/// The user message: numbered passages, then the question.
+fn user_prompt(sources: &[SourceOut], question: &str) -> String {
+    let mut p = String::from("Passages :\n");
+    for s in sources {
+        p.push_str(&format!(
+            "\n[{}] ({})\n{}\n",
+            s.n,
+            source_label(s),
+            s.text.trim()
+        ));
+    }
+    p.push_str(&format!("\nQuestion : {}\n", question.trim()));
+    p
+}
+
+fn summary(sentences: &[SentenceOut]) -> Value {
+    let count = |v: Verdict| sentences.iter().filter(|s| s.verdict == v).count();
+    json!({
+        "supported": count(Verdict::Supported), "partial": count(Verdict::Partial),
+        "unsupported": count(Verdict::Unsupported), "not_a_claim": count(Verdict::NotAClaim),
+    })
+}
+
+/// An error as a response (problem+json), whatever produced it.
+pub(crate) type AskError = Response;
+
+/// Answers one question (shared by the API and the `/questions` page).
+pub(crate) async fn answer(
+    state: &AppState,
+    actor: Actor,
+    headers: &HeaderMap,
+    body: AskBody,
+) -> Result<AskAnswer, AskError> {
+    let question = body.question.trim().to_string();
+    let collection = body.collection.trim().to_string();
+    if question.is_empty() {
+        return Err(bad("question must not be empty").into_response());
+    }
+    if question.chars().count() > MAX_QUESTION_CHARS {
+        return Err(bad(format!(
+            "question must be at most {MAX_QUESTION_CHARS} characters"
+        ))
+        .into_response());
+    }
+    let valid_name = collection.chars().count() <= 64
+        && collection
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if collection.is_empty() || !valid_name {
+        return Err(bad(
+            "collection must name a knowledge-base collection (1 to 64 letters, digits, '-', '_' or '.')",
+        )
+        .into_response());
+    }
+    let k = body.k.unwrap_or(DEFAULT_K);
+    if !(1..=MAX_K).contains(&k) {
+        return Err(bad(format!("k must be between 1 and {MAX_K}")).into_response());
+    }
+    let max_tokens = body.max_tokens.unwrap_or(MAX_TOKENS);
+    if !(1..=4096).contains(&max_tokens) {
+        return Err(bad("max_tokens must be between 1 and 4096").into_response());
+    }
+    let store = state.store.clone();
+    let who = actor.clone();
+    let target = format!("kb:{collection}");
+    let t2 = target.clone();
+    blocking(move || {
+        store.authorize(&who, "kb.ask", &t2, |a| {
+            a.require_clinical("asking the knowledge base")
+        })
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
+    let kb = state.services.kb.clone().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-kb",
+            "no knowledge base is configured",
+        )
+        .into_response()
+    })?;
+    let min_relevance = state
+        .services
+        .kb_min_relevance
+        .unwrap_or(siagen_kb::DEFAULT_MIN_RELEVANCE);
+    let question_sha256 = siagen_store::sha256_hex(&question);
+    let shield = state.services.shield.clone();
+    let (v, typed, coll) = (viewer(&actor), question.clone(), collection.clone());
+    let hits: Vec<Hit> = tokio::task::spawn_blocking(move || {
+        let text = match &shield {
+            Some(sh) => without_identifiers(&sh.shield, &typed),
+            None => typed,
+        };
+        kb.search(&v, &SearchQuery::new(text, &coll, k))
+    })
+    .await
+    .map_err(|e| Problem::internal(&e).into_response())?
+    .map_err(|e| kb_problem(e).into_response())?;
+    let best_relevance = hits.iter().map(|h| h.relevance).fold(0.0f32, f32::max);
+    let label = actor.audit_label();
+    if best_relevance < min_relevance {
+        let store = state.store.clone();
+        let details = json!({ "question_sha256": question_sha256, "covered": false, "k": k,
+            "hits": hits.len(), "best_relevance": best_relevance, "min_relevance": min_relevance });
+        blocking(move || store.audit_event(&label, "kb.ask", &target, "not_covered", details))
+            .await
+            .map_err(IntoResponse::into_response)?;
+        return Ok(AskAnswer {
+            question_sha256,
+            collection,
+            covered: false,
+            message: Some(NOT_COVERED.into()),
+            answer: NOT_COVERED.into(),
+            sentences: vec![],
+            sources: vec![],
+            model: None,
+            generation_id: None,
+            best_relevance,
+            min_relevance,
+            summary: summary(&[]),
+        });
+    }
+    let mut sources: Vec<SourceOut> = hits
+        .into_iter()
+        .filter(|h| h.relevance >= min_relevance)
+        .enumerate()
+        .map(|(i, h)| SourceOut {
+            n: i + 1,
+            title: h.title,
+            page: h.page,
+            heading: h.heading,
+            licence: h.licence,
+            publisher: h.publisher,
+            date: h.date,
+            source: h.source,
+            document_id: h.document_id,
+            chunk_id: h.chunk_id,
+            relevance: h.relevance,
+            text: h.text,
+        })
+        .collect();
+    let model = match body.model.filter(|m| !m.trim().is_empty()) {
+        Some(m) => m,
+        None => default_model(state).await.ok_or_else(|| {
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no-model",
+                "no chat model is installed: see `siagen model pull`",
+            )
+            .into_response()
+        })?,
+    };
+    let parameters = json!({ "temperature": 0.1, "max_tokens": max_tokens });
+    // The OpenAI route itself: shield, audit, metering and re-identification as for any client.
+    // A prompt too long for the model's context is refused before anything is generated; the
+    // least relevant passages are then dropped, one at a time, rather than failing.
+    let resp = loop {
+        let chat: crate::openai::ChatBody = serde_json::from_value(json!({
+            "model": model,
+            "messages": [
+                { "role": "system", "content": SYSTEM_PROMPT },
+                { "role": "user", "content": user_prompt(&sources, &question) },
+            ],
+            "temperature": 0.1,
+            "max_tokens": max_tokens,
+        }))
+        .map_err(|e| Problem::internal(&e).into_response())?;
+        match crate::openai::chat_completions(
+            axum::extract::State(state.clone()),
+            Auth(actor.clone()),
+            headers.clone(),
+            ApiJson(chat),
+        )
+        .await
+        {
+            Ok(r) if r.status().is_success() => break r,
+            Ok(r) => return Err(r),
+            Err(p) if p.slug == "context-overflow" && sources.len() > 1 => {
+                sources.pop();
+            }
+            Err(p) => return Err(p.into_response()),
+        }
+    };
+    let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024)
+        .await
+        .map_err(|e| Problem::internal(&e).into_response())?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|e| Problem::internal(&e).into_response())?;
+    let text = v
+        .pointer("/choices/0/message/content")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let generation_id = v["id"].as_str().map(str::to_string);
+    let version = v["system_fingerprint"]
+        .as_str()
+        .unwrap_or("unknown")
+        .to_string();
+    let entail = match state.services.kb_entailment_model.clone() {
+        Some(m) => Some(entailment_scores(state, &actor, headers, &m, &text, &sources).await),
+        None => None,
+    };
+    let sentences = check_sentences(
+        &text,
+        &sources,
+        entail.as_ref().map(|e| e as &dyn Entailment),
+    );
+    let summary = summary(&sentences);
+    let store = state.store.clone();
+    let details = json!({ "question_sha256": question_sha256, "covered": true, "k": k,
+        "chunk_ids": sources.iter().map(|s| &s.chunk_id).collect::<Vec<_>>(),
+        "best_relevance": best_relevance, "min_relevance": min_relevance,
+        "generation_id": generation_id, "answer_sha256": siagen_store::sha256_hex(&text),
+        "verdicts": summary });
+    blocking(move || store.audit_event(&label, "kb.ask", &target, "ok", details))
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let out = AskAnswer {
+        question_sha256,
+        collection,
+        covered: true,
+        message: None,
+        answer: text,
+        sentences,
+        sources,
+        model: Some(model),
+        generation_id,
+        best_relevance,
+        min_relevance,
+        summary,
+    };
+    if let Some(user_id) = actor.user_id {
+        remember(Recent {
+            at: Instant::now(),
+            user_id,
+            question,
+            answer: out.clone(),
+            version,
+            parameters,
+        });
+    }
+    Ok(out)
+}
+
+/// Entailment scores computed before the (synchronous) claim check, by (premise, hypothesis).
+struct Precomputed(HashMap<(String, String), f32>);
+
+impl Entailment for Precomputed {
+    fn score(&self, premise: &str, hypothesis: &str) -> f32 {
+        self.0
+            .get(&(premise.to_string(), hypothesis.to_string()))
+            .copied()
+            .unwrap_or(f32::NAN)
+    }
+}
+
+/// Most (passage, sentence) pairs scored per answer: each is one short generation.
+const MAX_ENTAILMENT_PAIRS: usize = 32;
+
+const ENTAILMENT_PROMPT: &str = "Tu vérifies des affirmations. Réponds uniquement par « oui » \
+si le passage implique l'affirmation, sinon par « non ».";
+
+/// Asks `model` whether each cited passage entails the sentence citing it: one token, its
+/// probability of « oui » against « non » (from the log-probabilities). Each question goes
+/// through the chat route, so the shield, the audit and the metering apply as to the answer.
+/// A pair the model cannot score (error, neither word among its likely tokens) is left out.
+async fn entailment_scores(
+    state: &AppState,
+    actor: &Actor,
+    headers: &HeaderMap,
+    model: &str,
+    answer: &str,
+    sources: &[SourceOut],
+) -> Precomputed {
+    let mut out = HashMap::new();
+    let sentences = siagen_kb::cite::parse_answer(answer, sources.len());
+    let mut pairs: Vec<(String, String)> = vec![];
+    for s in &sentences {
+        for n in &s.citations {
+            pairs.push((sources[n - 1].text.clone(), s.text.clone()));
+        }
+    }
+    pairs.truncate(MAX_ENTAILMENT_PAIRS);
+    for (premise, hypothesis) in pairs {
+        if out.contains_key(&(premise.clone(), hypothesis.clone())) {
+            continue;
+        }
+        let body = json!({
+            "model": model,
+            "messages": [
+                { "role": "system", "content": ENTAILMENT_PROMPT },
+                { "role": "user", "content": format!(
+                    "Passage : {premise}\n\nAffirmation : {hypothesis}\n\nLe passage implique-t-il l'affirmation ?") },
+            ],
+            "temperature": 0.0, "max_tokens": 1, "logprobs": true, "top_logprobs": 20,
+        });
+        let Ok(chat) = serde_json::from_value::<crate::openai::ChatBody>(body) else {
+            continue;
+        };
+        let resp = match crate::openai::chat_completions(
+            axum::extract::State(state.clone()),
+            Auth(actor.clone()),
+            headers.clone(),
+            ApiJson(chat),
+        )
+        .await
+        {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => {
+                tracing::warn!(status = %r.status(), "entailment model refused a pair");
+                continue;
+            }
+            Err(p) => {
+                tracing::warn!(detail = %p.detail, "entailment model failed on a pair");
+                continue;
+            }
+        };
+        let Ok(bytes) = axum::body::to_bytes(resp.into_body(), 1 << 20).await else {
+            continue;
+        };
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if let Some(p) = yes_probability(&v) {
+            out.insert((premise.clone(), hypothesis.clone()), p);
+        }
+    }
+    Precomputed(out)
+}
+
+/// P(« oui ») / (P(« oui ») + P(« non »)) among the first token's top log-probabilities.
+fn yes_probability(chat: &Value) -> Option<f32> {
+    let top = chat.pointer("/choices/0/logprobs/content/0/top_logprobs")?;
+    let (mut yes, mut no) = (0.0f64, 0.0f64);
+    for t in top.as_array()? {
+        let word = siagen_kb::claim::fold(t["token"].as_str().unwrap_or("").trim());
+        let p = t["logprob"].as_f64().unwrap_or(f64::NEG_INFINITY).exp();
+        let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+        if word == "oui" || word == "yes" {
+            yes += p;
+        } else if word == "non" || word == "no" {
+            no += p;
+        }
+    }
+    (yes + no > 0.0).then(|| (yes / (yes + no)) as f32)
+}
+
+/// Splits the answer into sentences, parses their citations and checks each one.
+fn check_sentences(
+    text: &str,
+    sources: &[SourceOut],
+    entailment: Option<&dyn Entailment>,
+) -> Vec<SentenceOut> {
+    let parsed = siagen_kb::cite::parse_answer(text, sources.len());
+    let texts: Vec<&str> = sources.iter().map(|s| s.text.as_str()).collect();
+    let passages = Passages::new(&texts);
+    parsed
+        .into_iter()
+        .map(|s| {
+            let Check {
+                verdict,
+                score,
+                reasons,
+                ..
+            } = passages.check(&s, entailment);
+            SentenceOut {
+                text: s.text,
+                citations: s.citations,
+                invalid_citations: s.invalid,
+                verdict,
+                score,
+                reasons,
+            }
+        })
+        .collect()
+}
+
+/// `POST /api/ask`.
+pub(crate) async fn ask(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AskBody>,
+) -> Response {
+    match answer(&state, actor, &headers, body).await {
+        Ok(a) => Json(a).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `POST /api/ask/save` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SaveBody {
+    pub(crate) generation_id: String,
+    pub(crate) title: String,
+    /// Pseudonymous patient reference, when the answer concerns a patient (default `general`).
+    #[serde(default)]
+    pub(crate) patient_ref: Option<String>,
+}
+
+/// The text of a saved answer: the question, the answer with its markers, the numbered sources.
+fn document_text(question: &str, a: &AskAnswer) -> String {
+    let mut t = format!("Question : {question}\n\n{}\n\nSources :\n", a.answer);
+    for s in &a.sources {
+        let mut line = format!("[{}] {}", s.n, source_label(s));
+        if let Some(p) = &s.publisher {
+            line.push_str(&format!(" — {p}"));
+        }
+        if let Some(d) = &s.date {
+            line.push_str(&format!(" ({d})"));
+        }
+        line.push_str(&format!(
+            " — licence : {} — {} — passage {}",
+            s.licence, s.source, s.chunk_id
+        ));
+        t.push_str(&line);
+        t.push('\n');
+    }
+    t
+}
+
+/// Saves a recent answer as a draft « réponse sourcée »; returns the document and its sources.
+pub(crate) async fn save_answer(
+    state: &AppState,
+    actor: Actor,
+    body: SaveBody,
+) -> Result<(siagen_store::DocumentView, Vec<SourceOut>), Problem> {
+    let user_id = actor
+        .user_id
+        .ok_or_else(|| bad("only an account can save an answer"))?;
+    let (question, a, version, parameters) = recall(body.generation_id.trim(), user_id)
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-answer",
+                format!(
+                    "no recent answer '{}' of yours to save (answers can be saved for {} hours)",
+                    body.generation_id.trim(),
+                    RECENT_TTL.as_secs() / 3600
+                ),
+            )
+        })?;
+    let text = document_text(&question, &a);
+    let new = NewDocument {
+        kind: DocumentKind::ReponseSourcee,
+        title: body.title,
+        patient_ref: body
+            .patient_ref
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| "general".into()),
+        text,
+        generated_by: Some(ModelAuthor {
+            model: a.model.clone().unwrap_or_default(),
+            version,
+            parameters,
+            seed: None,
+            prompt_sha256: None,
+            generation_id: a.generation_id.clone(),
+        }),
+    };
+    let store = state.store.clone();
+    let who = actor.clone();
+    let view = blocking(move || store.create_document(&who, new)).await?;
+    // The sources as data beside the text (the text holds them too, so that a validator reads
+    // and validates them with the answer).
+    let store = state.store.clone();
+    let doc_id = view.id;
+    let rows: Vec<Value> = a
+        .sources
+        .iter()
+        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
+        .collect();
+    blocking(move || store.set_document_sources(&actor, doc_id, &rows)).await?;
+    Ok((view, a.sources))
+}
+
+/// `GET /api/documents/{id}/sources`: the numbered sources of a sourced answer.
+pub(crate) async fn document_sources(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Auth(actor): Auth,
+    crate::problem::ApiPath(id): crate::problem::ApiPath<i64>,
+) -> Result<Json<Value>, Problem> {
+    let store = state.store.clone();
+    let sources = blocking(move || store.document_sources(&actor, id)).await?;
+    Ok(Json(json!({ "document_id": id, "sources": sources })))
+}
+
+/// `POST /api/ask/save`.
+pub(crate) async fn save(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(body): ApiJson<SaveBody>,
+) -> Result<Response, Problem> {
+    let (view, sources) = save_answer(&state, actor, body).await?;
+    let location = format!("/api/documents/{}", view.id);
+    let mut v = serde_json::to_value(&view).map_err(|e| Problem::internal(&e))?;
+    v["sources"] = json!(sources);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(v)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(n: usize, text: &str) -> SourceOut {
+        SourceOut {
+            n,
+            title: format!("Guide {n}"),
+            page: Some(n as u32),
+            heading: None,
+            licence: "Licence Ouverte 2.0".into(),
+            publisher: None,
+            date: None,
+            source: "guide.pdf".into(),
+            document_id: "d".into(),
+            chunk_id: format!("d:{n}"),
+            relevance: 1.0,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn yes_probability_from_top_logprobs() {
+        let v = json!({ "choices": [{ "logprobs": { "content": [{ "top_logprobs": [
+            { "token": " Oui", "logprob": (0.6f64).ln() }, { "token": "non", "logprob": (0.2f64).ln() },
+            { "token": "peut", "logprob": (0.2f64).ln() } ] }] } }] });
+        let p = yes_probability(&v).unwrap();
+        assert!((p - 0.75).abs() < 1e-5, "{p}");
+        let none = json!({ "choices": [{ "logprobs": { "content": [{ "top_logprobs": [
+            { "token": "peut", "logprob": 0.0 } ] }] } }] });
+        assert_eq!(yes_probability(&none), None);
+        assert_eq!(yes_probability(&json!({})), None);
+    }
+
+    #[test]
+    fn prompt_numbers_passages_and_checks_sentences() {
+        let s = vec![
+            src(1, "La dose maximale de paracétamol est de 4 g par jour."),
+            src(2, "Le millepertuis diminue l'effet des anticoagulants."),
+        ];
+        let p = user_prompt(&s, "Quelle dose ?");
+        assert!(p.contains("[1] (Guide 1, p. 1)"));
+        assert!(p.contains("[2] (Guide 2, p. 2)"));
+        assert!(p.ends_with("Question : Quelle dose ?\n"));
+        let out = check_sentences(
+            "La dose maximale de paracétamol est de 4 g par jour [1]. Le millepertuis \
+             augmente l'effet des anticoagulants [2]. Il faut surveiller l'INR.",
+            &s,
+            None,
+        );
+        let v: Vec<Verdict> = out.iter().map(|s| s.verdict).collect();
+        assert_eq!(
+            v,
+            vec![
+                Verdict::Supported,
+                Verdict::Unsupported,
+                Verdict::Unsupported
+            ]
+        );
+        assert_eq!(summary(&out)["unsupported"], 2);
+        let doc = document_text(
+            "Quelle dose ?",
+            &AskAnswer {
+                question_sha256: String::new(),
+                collection: "c".into(),
+                covered: true,
+                message: None,
+                answer: "Réponse [1].".into(),
+                sentences: out,
+                sources: s,
+                model: None,
+                generation_id: None,
+                best_relevance: 1.0,
+                min_relevance: 0.5,
+                summary: Value::Null,
+            },
+        );
+        assert!(doc.contains("[1] Guide 1, p. 1 — licence : Licence Ouverte 2.0"));
+    }
+}

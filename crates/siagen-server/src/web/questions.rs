@@ -1,0 +1,312 @@
+//! « Questions au corpus »: ask a question in a knowledge-base collection, read the answer with
+//! each sentence coloured by its claim-check verdict (with a legend and the reasons), and the
+//! numbered sources with title, page and licence; save the answer as a draft « réponse sourcée ».
+//!
+//! Everything goes through the API's code (`crate::ask`): same limits, role check, privacy
+//! shield, audit entries. The question travels in the POST body only.
+
+use super::html::{csrf_field, error_banner, esc, fr_message, html, page};
+use super::{check_csrf, WebForm, WebSession};
+use crate::ask::{AskAnswer, AskBody, SaveBody};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use siagen_kb::claim::Verdict;
+
+const TITLE: &str = "Questions au corpus";
+const WHAT: &str = "La consultation du corpus";
+
+fn intro() -> &'static str {
+    r#"<h1>Questions au corpus</h1>
+<p class="lead">Posez une question : la réponse est rédigée uniquement à partir des passages du corpus choisi par l'établissement, chaque phrase cite ses sources et est vérifiée contre les passages qu'elle cite. Quand le corpus ne couvre pas la question, siagen le dit au lieu de répondre. Une réponse enregistrée reste un brouillon tant qu'un validateur ne l'a pas validée.</p>"#
+}
+
+async fn collection_names(state: &AppState, sess: &WebSession) -> Vec<String> {
+    let Some(kb) = state.services.kb.clone() else {
+        return vec![];
+    };
+    let viewer = crate::ask::viewer(&sess.actor);
+    tokio::task::spawn_blocking(move || kb.collections(&viewer))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.name)
+        .collect()
+}
+
+fn form_html(sess: &WebSession, collections: &[String], question: &str, chosen: &str) -> String {
+    let mut opts = String::new();
+    for c in collections {
+        let sel = if c == chosen { " selected" } else { "" };
+        opts.push_str(&format!(
+            r#"<option value="{v}"{sel}>{v}</option>"#,
+            v = esc(c)
+        ));
+    }
+    let none = if collections.is_empty() {
+        r#"<p class="hint" id="no-collection">Aucune collection n'est accessible : demandez à un administrateur d'en créer une (<code>siagen kb</code>).</p>"#
+    } else {
+        ""
+    };
+    format!(
+        r#"<form method="post" action="/questions" class="stack wide" id="ask-form">
+{csrf}
+<div class="field narrow"><label for="collection">Collection</label><select id="collection" name="collection" required>{opts}</select>{none}</div>
+<div class="field"><label for="question">Question</label>
+<textarea id="question" name="question" rows="3" maxlength="4000" required aria-describedby="question-hint">{q}</textarea>
+<p class="hint" id="question-hint">Les données identifiantes éventuelles sont pseudonymisées avant d'atteindre le modèle.</p></div>
+<div class="buttons"><button type="submit" class="primary" id="btn-ask">Poser la question</button></div>
+</form>"#,
+        csrf = csrf_field(sess),
+        q = esc(question),
+    )
+}
+
+fn verdict_class(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Supported => "verdict-supported",
+        Verdict::Partial => "verdict-partial",
+        Verdict::Unsupported => "verdict-unsupported",
+        Verdict::NotAClaim => "verdict-none",
+    }
+}
+
+fn legend() -> String {
+    let mut out = String::from(r#"<ul class="verdict-legend" id="legend" aria-label="Légende">"#);
+    for v in [
+        Verdict::Supported,
+        Verdict::Partial,
+        Verdict::Unsupported,
+        Verdict::NotAClaim,
+    ] {
+        out.push_str(&format!(
+            r#"<li><span class="verdict {}">{}</span></li>"#,
+            verdict_class(v),
+            esc(v.label_fr())
+        ));
+    }
+    out.push_str("</ul>");
+    out
+}
+
+fn answer_html(sess: &WebSession, a: &AskAnswer, question: &str) -> String {
+    if !a.covered {
+        return format!(
+            r#"<section class="card" id="answer" data-covered="false"><h2>Réponse</h2>
+<div class="alert alert-warn" role="status" id="not-covered"><p>{}</p></div>
+<p class="hint">Aucun passage de la collection « {} » n'est assez pertinent (meilleur score {:.2}, seuil {:.2}). Reformulez la question ou choisissez une autre collection.</p></section>"#,
+            esc(a.message.as_deref().unwrap_or(crate::ask::NOT_COVERED)),
+            esc(&a.collection),
+            a.best_relevance,
+            a.min_relevance
+        );
+    }
+    let mut sentences = String::new();
+    for (i, s) in a.sentences.iter().enumerate() {
+        let cites: String = s
+            .citations
+            .iter()
+            .map(|n| format!(r##"<a href="#source-{n}" class="cite">[{n}]</a>"##))
+            .collect();
+        let invalid: String = s
+            .invalid_citations
+            .iter()
+            .map(|n| format!(r#"<span class="cite cite-invalid">[{n}?]</span>"#))
+            .collect();
+        let reasons: Vec<String> = s.reasons.iter().map(|r| esc(&r.detail)).collect();
+        sentences.push_str(&format!(
+            r#"<li class="sentence {cls}" id="sentence-{i}" data-verdict="{v}"><span class="sentence-text">{t}</span> {cites}{invalid}
+<span class="verdict {cls}">{label} ({score:.2})</span>
+<details class="reasons"><summary>Pourquoi ?</summary><ul><li>{reasons}</li></ul></details></li>"#,
+            cls = verdict_class(s.verdict),
+            v = s.verdict.as_str(),
+            t = esc(&s.text),
+            label = esc(s.verdict.label_fr()),
+            score = s.score,
+            reasons = reasons.join("</li><li>"),
+        ));
+    }
+    let mut sources = String::new();
+    for s in &a.sources {
+        let page = s.page.map(|p| format!(", p. {p}")).unwrap_or_default();
+        let heading = s
+            .heading
+            .as_ref()
+            .filter(|h| **h != s.title)
+            .map(|h| format!(" — {}", esc(h)))
+            .unwrap_or_default();
+        let meta: Vec<String> = [s.publisher.clone(), s.date.clone()]
+            .into_iter()
+            .flatten()
+            .map(|m| esc(&m))
+            .collect();
+        sources.push_str(&format!(
+            r#"<li id="source-{n}" value="{n}"><strong class="source-title">{title}</strong>{page}{heading}
+<br><span class="source-licence">Licence : {licence}</span>{meta}
+<details><summary>Passage</summary><blockquote>{text}</blockquote><p class="hint">{src}</p></details></li>"#,
+            n = s.n,
+            title = esc(&s.title),
+            licence = esc(&s.licence),
+            meta = if meta.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", meta.join(", "))
+            },
+            text = esc(&s.text),
+            src = esc(&s.source),
+        ));
+    }
+    let title: String = question.chars().take(120).collect();
+    format!(
+        r#"<section class="card" id="answer" data-covered="true"><h2>Réponse</h2>
+{legend}
+<ol class="sentences" id="sentences">{sentences}</ol>
+<p class="hint">Modèle : {model}. Chaque phrase est comparée aux passages qu'elle cite (mots, nombres et unités, négations, quantités) ; la vérification ne remplace pas la lecture des sources.</p>
+<h3>Sources</h3>
+<ol class="sources" id="sources">{sources}</ol>
+<form method="post" action="/questions/enregistrer" class="stack wide" id="save-form">
+{csrf}
+<input type="hidden" name="generation_id" value="{gen}">
+<div class="field"><label for="save-title">Titre du brouillon</label><input type="text" id="save-title" name="title" maxlength="200" required value="{title}"></div>
+<div class="field narrow"><label for="save-patient">Référence patient (pseudonyme, facultative)</label><input type="text" id="save-patient" name="patient_ref" maxlength="64" pattern="[A-Za-z0-9._:\-]{{1,64}}"></div>
+<div class="buttons"><button type="submit" class="primary" id="btn-save">Enregistrer comme brouillon</button></div>
+</form></section>"#,
+        legend = legend(),
+        model = esc(a.model.as_deref().unwrap_or("")),
+        csrf = csrf_field(sess),
+        gen = esc(a.generation_id.as_deref().unwrap_or("")),
+        title = esc(&format!("Réponse sourcée : {title}")),
+    )
+}
+
+pub(crate) async fn form(State(state): State<AppState>, sess: WebSession) -> Response {
+    if let Some(r) = super::html::require_clinical(&sess, WHAT) {
+        return r;
+    }
+    let collections = collection_names(&state, &sess).await;
+    let first = collections.first().cloned().unwrap_or_default();
+    let body = format!("{}{}", intro(), form_html(&sess, &collections, "", &first));
+    html(
+        StatusCode::OK,
+        page(TITLE, Some(&sess), "/questions", &body),
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AskForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    collection: String,
+}
+
+/// French message of an API error response (problem+json).
+async fn problem_message(resp: Response) -> (StatusCode, String) {
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let detail = v["detail"].as_str().unwrap_or("");
+    let msg = match v["type"].as_str().unwrap_or("") {
+        t if t.ends_with("unknown-collection") => {
+            "Cette collection n'existe pas ou ne vous est pas accessible.".to_string()
+        }
+        t if t.ends_with("no-kb") => "Aucune base documentaire n'est configurée.".to_string(),
+        t if t.ends_with("no-model") || t.ends_with("no-engine") => {
+            "Aucun modèle de langage n'est installé : un administrateur doit en ajouter un."
+                .to_string()
+        }
+        _ => fr_message(status, detail),
+    };
+    (status, msg)
+}
+
+pub(crate) async fn ask(
+    State(state): State<AppState>,
+    sess: WebSession,
+    WebForm(f): WebForm<AskForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
+        return r;
+    }
+    if let Some(r) = super::html::require_clinical(&sess, WHAT) {
+        return r;
+    }
+    let collections = collection_names(&state, &sess).await;
+    let render = |status: StatusCode, error: Option<&str>, result: &str| {
+        let body = format!(
+            "{}{}{}{}",
+            intro(),
+            error_banner(error),
+            form_html(&sess, &collections, &f.question, &f.collection),
+            result
+        );
+        html(status, page(TITLE, Some(&sess), "/questions", &body))
+    };
+    if f.question.trim().is_empty() {
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Saisissez une question."),
+            "",
+        );
+    }
+    let body = AskBody {
+        question: f.question.clone(),
+        collection: f.collection.clone(),
+        k: None,
+        model: None,
+        max_tokens: None,
+    };
+    match crate::ask::answer(&state, sess.actor.clone(), &HeaderMap::new(), body).await {
+        Ok(a) => render(StatusCode::OK, None, &answer_html(&sess, &a, &f.question)),
+        Err(resp) => {
+            let (status, msg) = problem_message(resp).await;
+            render(status, Some(&msg), "")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SaveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    generation_id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    patient_ref: String,
+}
+
+pub(crate) async fn save(
+    State(state): State<AppState>,
+    sess: WebSession,
+    WebForm(f): WebForm<SaveForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
+        return r;
+    }
+    let body = SaveBody {
+        generation_id: f.generation_id,
+        title: f.title.trim().to_string(),
+        patient_ref: Some(f.patient_ref.trim().to_string()),
+    };
+    match crate::ask::save_answer(&state, sess.actor.clone(), body).await {
+        Ok((doc, _)) => Redirect::to(&format!("/documents/{}?msg=created", doc.id)).into_response(),
+        Err(p) => {
+            let msg = if p.slug == "unknown-answer" {
+                "Cette réponse n'est plus disponible (plus de deux heures, ou donnée à une autre personne) : posez la question à nouveau.".to_string()
+            } else {
+                fr_message(p.status, &p.detail)
+            };
+            super::html::error_page(p.status, Some(&sess), &msg)
+        }
+    }
+}

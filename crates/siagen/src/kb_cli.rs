@@ -1,0 +1,591 @@
+//! `siagen kb`: the knowledge base from the command line (collections, teams, ingestion with a
+//! progress bar, search, listing, deletion). Every change and every search is audited through the
+//! store (ids and hashes only); the operator acts as the administrator, or as `--user NAME` (and is
+//! then restricted as that user).
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use siagen_kb::{
+    DocMeta, EmbedKind, Embedder, IngestStatus, Kb, KbError, KbOptions, Mode, SearchQuery, Viewer,
+    Visibility,
+};
+use siagen_store::{Actor, Role, Store};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::Settings;
+
+#[derive(Subcommand)]
+pub enum KbCmd {
+    /// Ingest files and folders (recursively: .pdf, .html, .md, .txt, .docx) into a collection.
+    /// Re-ingesting an unchanged file does nothing; a changed file replaces its previous version.
+    Ingest {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Target collection.
+        #[arg(long)]
+        collection: String,
+        /// Act as this account (default: the administrator).
+        #[arg(long)]
+        user: Option<String>,
+        /// Title (default: from the file, else its first heading, else its name).
+        #[arg(long)]
+        title: Option<String>,
+        /// Publisher or author.
+        #[arg(long)]
+        publisher: Option<String>,
+        /// Publication date, YYYY[-MM[-DD]].
+        #[arg(long)]
+        date: Option<String>,
+        /// Source URL or reference (single file only; default: the path).
+        #[arg(long)]
+        source: Option<String>,
+        /// Licence of the source (recorded as "inconnue" when neither given nor in the file).
+        #[arg(long)]
+        licence: Option<String>,
+        /// Document kind: guideline, protocol, monograph, article... (default: document).
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// Search a collection (or every collection the user may read) and print the ranked passages.
+    Search {
+        /// The question or keywords.
+        query: String,
+        /// Collection (default: every collection the user may read).
+        #[arg(long)]
+        collection: Option<String>,
+        /// Number of hits.
+        #[arg(short, long, default_value_t = 10)]
+        k: usize,
+        /// One JSON object per hit: rank, title, source, page, score, text (and more).
+        #[arg(long)]
+        json: bool,
+        /// Search as this account (default: the administrator, who reads no private collection).
+        #[arg(long)]
+        user: Option<String>,
+        /// hybrid (default), bm25 or dense.
+        #[arg(long, default_value = "hybrid")]
+        mode: String,
+        /// Only documents of this kind (repeatable).
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// Only documents dated on or after, YYYY[-MM[-DD]].
+        #[arg(long)]
+        from: Option<String>,
+        /// Only documents dated on or before, YYYY[-MM[-DD]].
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Collections: create, list.
+    #[command(subcommand)]
+    Collection(CollectionCmd),
+    /// Teams (for team collections): add or remove a member.
+    #[command(subcommand)]
+    Team(TeamCmd),
+    /// List the documents of a collection.
+    List {
+        #[arg(long)]
+        collection: String,
+        #[arg(long)]
+        user: Option<String>,
+        /// One JSON object per document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a document (its passages leave both indexes).
+    Delete {
+        /// Document id (from `siagen kb list`).
+        id: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CollectionCmd {
+    /// Create a collection.
+    Create {
+        name: String,
+        /// private, team:NAME or institution.
+        #[arg(long)]
+        visibility: String,
+        /// Owner of a private collection (default: --user, required for the administrator).
+        #[arg(long)]
+        owner: Option<String>,
+        /// Act as this account (default: the administrator).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// List collections (the administrator sees every name; a --user only what they may read).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TeamCmd {
+    /// Add an account to a team.
+    Add { team: String, user: String },
+    /// Remove an account from a team.
+    Remove { team: String, user: String },
+}
+
+/// An embedding model of the local engine, for the knowledge base. e5-family models get the
+/// `query: ` / `passage: ` prefixes they were trained with.
+pub struct EngineEmbedder {
+    engine: Arc<siagen_engine::Engine>,
+    model: String,
+}
+
+impl EngineEmbedder {
+    pub fn new(engine: Arc<siagen_engine::Engine>, model: &str) -> EngineEmbedder {
+        EngineEmbedder {
+            engine,
+            model: model.to_string(),
+        }
+    }
+}
+
+impl Embedder for EngineEmbedder {
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>, String> {
+        let e5 = self.model.to_ascii_lowercase().contains("e5");
+        let texts: Vec<String> = if e5 {
+            let prefix = match kind {
+                EmbedKind::Query => "query: ",
+                EmbedKind::Passage => "passage: ",
+            };
+            texts.iter().map(|t| format!("{prefix}{t}")).collect()
+        } else {
+            texts.to_vec()
+        };
+        self.engine
+            .embed(&self.model, &texts)
+            .map(|e| e.vectors)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Opens the knowledge base of the data directory with the configured embedding model
+/// (`kb_embedding_model`, an installed model's name) when there is one; `engine` is reused if
+/// given (the server's), else one is made.
+pub fn open_kb(settings: &Settings, engine: Option<Arc<siagen_engine::Engine>>) -> Result<Kb> {
+    open_kb_with(settings, engine, true)
+}
+
+/// [`open_kb`], without loading the embedding model when `embed` is false (listing, deleting,
+/// managing collections need no model).
+fn open_kb_with(
+    settings: &Settings,
+    engine: Option<Arc<siagen_engine::Engine>>,
+    embed: bool,
+) -> Result<Kb> {
+    let dir = settings.data_dir.join("kb");
+    let kb = Kb::open(
+        &dir,
+        KbOptions {
+            embedder: None,
+            chunk_words: settings.file.kb_chunk_words,
+        },
+    )
+    .with_context(|| format!("cannot open the knowledge base in {}", dir.display()))?;
+    if let Some(model) = settings.file.kb_embedding_model.as_ref().filter(|_| embed) {
+        let engine = match engine {
+            Some(e) => e,
+            None => Arc::new(settings.engine()?),
+        };
+        let n = kb
+            .set_embedder(Arc::new(EngineEmbedder::new(engine, model)))
+            .with_context(|| format!("kb_embedding_model {model:?}"))?;
+        if n > 0 {
+            eprintln!("embedded {n} passages with {model}");
+        }
+    }
+    Ok(kb)
+}
+
+/// The viewer and audit label the command acts as.
+fn acting(store: &Store, user: Option<&str>) -> Result<(Viewer, String)> {
+    match user {
+        None => Ok((Viewer::cli(), Actor::cli().audit_label())),
+        Some(name) => {
+            let u = store.find_user(name)?;
+            if u.disabled {
+                bail!("account '{name}' is disabled");
+            }
+            Ok((
+                Viewer {
+                    user_id: u.id,
+                    user_name: u.name.clone(),
+                    admin: u.roles.has(Role::Admin),
+                },
+                format!("cli-as:user:{}", u.id),
+            ))
+        }
+    }
+}
+
+fn kb_outcome(e: &KbError) -> &'static str {
+    match e {
+        KbError::Forbidden(_) | KbError::UnknownCollection(_) | KbError::UnknownDocument(_) => {
+            "refused"
+        }
+        _ => "error",
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+pub fn run(settings: Settings, cmd: KbCmd) -> Result<()> {
+    let store = settings.store()?;
+    match cmd {
+        KbCmd::Ingest {
+            paths,
+            collection,
+            user,
+            title,
+            publisher,
+            date,
+            source,
+            licence,
+            kind,
+        } => {
+            let (viewer, label) = acting(&store, user.as_deref())?;
+            let kb = open_kb(&settings, None)?;
+            let meta = DocMeta {
+                title,
+                publisher,
+                date,
+                source,
+                licence,
+                kind,
+            };
+            ingest(&store, &kb, &viewer, &label, &collection, &paths, &meta)
+        }
+        KbCmd::Search {
+            query,
+            collection,
+            k,
+            json,
+            user,
+            mode,
+            kinds,
+            from,
+            to,
+        } => {
+            let (viewer, label) = acting(&store, user.as_deref())?;
+            let mode = Mode::parse(&mode)
+                .with_context(|| format!("--mode must be hybrid, bm25 or dense, not '{mode}'"))?;
+            let kb = open_kb(&settings, None)?;
+            let q = SearchQuery {
+                text: query.clone(),
+                collection: collection.clone(),
+                k,
+                kinds,
+                date_from: from,
+                date_to: to,
+                mode,
+            };
+            let target = format!("kb:{}", collection.as_deref().unwrap_or("*"));
+            let hits = match kb.search(&viewer, &q) {
+                Ok(h) => h,
+                Err(e) => {
+                    store.audit_event(
+                        &label,
+                        "kb.search",
+                        &target,
+                        kb_outcome(&e),
+                        json!({ "query_sha256": sha256_hex(&query) }),
+                    )?;
+                    return Err(e.into());
+                }
+            };
+            store.audit_event(
+                &label,
+                "kb.search",
+                &target,
+                "ok",
+                json!({
+                    "query_sha256": sha256_hex(&query),
+                    "mode": format!("{mode:?}").to_lowercase(),
+                    "hits": hits.iter().map(|h| &h.chunk_id).collect::<Vec<_>>(),
+                }),
+            )?;
+            for h in &hits {
+                if json {
+                    println!("{}", serde_json::to_string(h)?);
+                } else {
+                    let page = h.page.map(|p| format!(", p. {p}")).unwrap_or_default();
+                    let heading = h
+                        .heading
+                        .as_deref()
+                        .map(|s| format!(" — {s}"))
+                        .unwrap_or_default();
+                    println!(
+                        "{}. [{:.3}] {}{} ({}{}) [licence: {}]",
+                        h.rank, h.score, h.title, heading, h.source, page, h.licence
+                    );
+                    for line in h.text.lines().filter(|l| !l.trim().is_empty()) {
+                        println!("    {line}");
+                    }
+                }
+            }
+            if hits.is_empty() && !json {
+                eprintln!("no passage found");
+            }
+            Ok(())
+        }
+        KbCmd::Collection(CollectionCmd::Create {
+            name,
+            visibility,
+            owner,
+            user,
+        }) => {
+            let (viewer, label) = acting(&store, user.as_deref())?;
+            let owner = owner.or(user.clone());
+            let vis = match (visibility.as_str(), &owner) {
+                ("private", None) => {
+                    bail!("a private collection needs --owner USER (or --user USER)")
+                }
+                (v, o) => Visibility::parse(v, o.as_deref().unwrap_or("")).with_context(|| {
+                    format!("--visibility must be private, team:NAME or institution, not '{v}'")
+                })?,
+            };
+            if let Visibility::Private { owner } = &vis {
+                store.find_user(owner)?;
+            }
+            let kb = open_kb_with(&settings, None, false)?;
+            let target = format!("kb:{name}");
+            match kb.create_collection(&viewer, &name, vis.clone()) {
+                Ok(_) => {
+                    store.audit_event(
+                        &label,
+                        "kb.collection.create",
+                        &target,
+                        "ok",
+                        json!({ "visibility": vis.to_string() }),
+                    )?;
+                    println!("created collection {name} ({vis})");
+                    Ok(())
+                }
+                Err(e) => {
+                    store.audit_event(
+                        &label,
+                        "kb.collection.create",
+                        &target,
+                        kb_outcome(&e),
+                        json!({}),
+                    )?;
+                    Err(e.into())
+                }
+            }
+        }
+        KbCmd::Collection(CollectionCmd::List { user, json }) => {
+            let (viewer, _) = acting(&store, user.as_deref())?;
+            let kb = open_kb_with(&settings, None, false)?;
+            let list = if viewer.admin && user.is_none() {
+                kb.all_collections(&viewer)?
+            } else {
+                kb.collections(&viewer)?
+            };
+            for c in list {
+                if json {
+                    println!("{}", serde_json::to_string(&c)?);
+                } else {
+                    println!(
+                        "{}\t{}\t{} documents\t{} passages",
+                        c.name, c.visibility, c.documents, c.chunks
+                    );
+                }
+            }
+            Ok(())
+        }
+        KbCmd::Team(cmd) => {
+            let kb = open_kb_with(&settings, None, false)?;
+            let admin = Viewer::cli();
+            let (action, team, user, changed) = match cmd {
+                TeamCmd::Add { team, user } => {
+                    let u = store.find_user(&user)?;
+                    let changed = kb.add_team_member(&admin, &team, &u.name)?;
+                    ("kb.team.add", team, u, changed)
+                }
+                TeamCmd::Remove { team, user } => {
+                    let u = store.find_user(&user)?;
+                    let changed = kb.remove_team_member(&admin, &team, &u.name)?;
+                    ("kb.team.remove", team, u, changed)
+                }
+            };
+            store.audit_event(
+                &Actor::cli().audit_label(),
+                action,
+                &format!("kb-team:{team}"),
+                if changed { "ok" } else { "unchanged" },
+                json!({ "user_id": user.id }),
+            )?;
+            println!(
+                "{} {} team {team}",
+                user.name,
+                match (action, changed) {
+                    ("kb.team.add", true) => "added to",
+                    ("kb.team.add", false) => "was already in",
+                    (_, true) => "removed from",
+                    _ => "was not in",
+                }
+            );
+            Ok(())
+        }
+        KbCmd::List {
+            collection,
+            user,
+            json,
+        } => {
+            let (viewer, _) = acting(&store, user.as_deref())?;
+            let kb = open_kb_with(&settings, None, false)?;
+            for d in kb.documents(&viewer, &collection)? {
+                if json {
+                    println!("{}", serde_json::to_string(&d)?);
+                } else {
+                    println!(
+                        "{}\tv{}\t{}\t{}\t{} p.\t{} passages\tlicence: {}",
+                        d.id, d.version, d.title, d.source, d.pages, d.chunks, d.licence
+                    );
+                }
+            }
+            Ok(())
+        }
+        KbCmd::Delete { id, user } => {
+            let (viewer, label) = acting(&store, user.as_deref())?;
+            let kb = open_kb_with(&settings, None, false)?;
+            let target = format!("kb-doc:{id}");
+            match kb.delete_document(&viewer, &id) {
+                Ok(d) => {
+                    store.audit_event(
+                        &label,
+                        "kb.delete",
+                        &target,
+                        "ok",
+                        json!({ "collection": d.collection, "content_hash": d.content_hash, "chunks": d.chunks }),
+                    )?;
+                    println!("deleted {id} ({} passages)", d.chunks);
+                    Ok(())
+                }
+                Err(e) => {
+                    store.audit_event(&label, "kb.delete", &target, kb_outcome(&e), json!({}))?;
+                    Err(e.into())
+                }
+            }
+        }
+    }
+}
+
+/// Ingests with a progress bar, one audit entry per file; fails (after finishing the others) if
+/// any file failed.
+fn ingest(
+    store: &Store,
+    kb: &Kb,
+    viewer: &Viewer,
+    label: &str,
+    collection: &str,
+    paths: &[PathBuf],
+    meta: &DocMeta,
+) -> Result<()> {
+    let total = siagen_kb::kb::files_under(paths)?.len();
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} files [{elapsed_precise}, {per_sec}] {msg}",
+        )
+        .expect("static template"),
+    );
+    let (mut new, mut replaced, mut unchanged, mut failed) = (0, 0, 0, 0);
+    let mut audit_err: Option<anyhow::Error> = None;
+    let result = kb.ingest_files(viewer, collection, paths, meta, &mut |path, r| {
+        bar.inc(1);
+        bar.set_message(path.display().to_string());
+        let (outcome, details, target) = match &r {
+            Ok(o) => {
+                let (word, prev) = match &o.status {
+                    IngestStatus::New => {
+                        new += 1;
+                        ("new", None)
+                    }
+                    IngestStatus::Replaced { previous_id } => {
+                        replaced += 1;
+                        ("replaced", Some(previous_id.clone()))
+                    }
+                    IngestStatus::Unchanged => {
+                        unchanged += 1;
+                        ("unchanged", None)
+                    }
+                };
+                bar.suspend(|| {
+                    println!(
+                        "{word:9} {} {} ({} passages, licence: {})",
+                        o.document_id,
+                        path.display(),
+                        o.chunks,
+                        kb.document(viewer, &o.document_id)
+                            .map(|d| d.licence)
+                            .unwrap_or_default()
+                    )
+                });
+                (
+                    word,
+                    json!({
+                        "collection": o.collection,
+                        "content_hash": o.content_hash,
+                        "version": o.version,
+                        "chunks": o.chunks,
+                        "format": o.format,
+                        "previous_id": prev,
+                    }),
+                    format!("kb-doc:{}", o.document_id),
+                )
+            }
+            Err(e) => {
+                failed += 1;
+                bar.suspend(|| println!("failed    {}: {e}", path.display()));
+                let hash = std::fs::read(path)
+                    .map(|b| hex::encode(Sha256::digest(&b)))
+                    .unwrap_or_default();
+                (
+                    "error",
+                    json!({ "collection": collection, "content_hash": hash }),
+                    format!("kb:{collection}"),
+                )
+            }
+        };
+        if let Err(e) = store.audit_event(label, "kb.ingest", &target, outcome, details) {
+            audit_err.get_or_insert(e.into());
+        }
+    });
+    bar.finish_and_clear();
+    if let Err(e) = result {
+        store.audit_event(
+            label,
+            "kb.ingest",
+            &format!("kb:{collection}"),
+            kb_outcome(&e),
+            json!({}),
+        )?;
+        return Err(e.into());
+    }
+    if let Some(e) = audit_err {
+        return Err(e);
+    }
+    println!("{new} new, {replaced} replaced, {unchanged} unchanged, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} file(s) could not be ingested");
+    }
+    Ok(())
+}
