@@ -4,113 +4,56 @@
 // Environment: SIAGEN_URL, SIAGEN_SHOTS, SIAGEN_CHROMIUM; playwright-core through NODE_PATH.
 "use strict";
 
-const fs = require("fs");
-const path = require("path");
-const { chromium } = require("playwright-core");
+const { BASE, step, check, shot, login, run } = require("./harness.cjs");
 
-const BASE = process.env.SIAGEN_URL;
-const SHOTS = process.env.SIAGEN_SHOTS;
+run("questions", async (page, errors) => {
+  step("login");
+  await login(page, "alice");
+  check((await page.locator("header nav a", { hasText: "Questions au corpus" }).count()) === 1, "nav entry");
 
-let step = "start";
-function check(cond, msg) {
-  if (!cond) {
-    throw new Error(`[${step}] ${msg}`);
+  step("question");
+  await page.click("header nav a:has-text('Questions au corpus')");
+  check((await page.locator("h1", { hasText: "Questions au corpus" }).count()) === 1, "page title");
+  check((await page.locator("#collection option").count()) === 1, "one readable collection");
+  check((await page.locator("#collection").inputValue()) === "guides", "guides offered");
+  check((await page.locator("#ask-form input[name=csrf]").count()) === 1, "CSRF field");
+  await page.fill("#question", "Quelle est la dose maximale de paracétamol chez l'adulte ?");
+  await Promise.all([page.waitForLoadState("load"), page.click("#btn-ask")]);
+  check((await page.locator("#answer[data-covered=true]").count()) === 1, "answered from the corpus");
+  check((await page.locator("#legend li").count()) === 4, "legend of the four verdicts");
+  const verdicts = await page.locator("#sentences li.sentence").evaluateAll((els) => els.map((e) => e.dataset.verdict));
+  for (const v of verdicts) {
+    check(["supported", "partial", "unsupported", "not_a_claim"].includes(v), `verdict ${v}`);
   }
-}
+  const sources = page.locator("#sources li");
+  check((await sources.count()) >= 1, "sources listed");
+  check((await page.locator("#source-1 .source-title", { hasText: "Paracétamol chez l'adulte" }).count()) === 1, "source 1 title");
+  check((await page.locator("#source-1 .source-licence", { hasText: "Licence Ouverte 2.0" }).count()) === 1, "source 1 licence");
+  check((await page.locator("#question").inputValue()).includes("paracétamol"), "question kept in the form");
+  await shot(page, "40-questions.png");
 
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
-}
+  step("save");
+  await Promise.all([page.waitForLoadState("load"), page.click("#btn-save")]);
+  check(/\/documents\/\d+/.test(page.url()), `redirected to the draft: ${page.url()}`);
+  check((await page.locator("body", { hasText: "Réponse sourcée" }).count()) >= 1, "kind shown");
+  check((await page.locator("body", { hasText: "Licence Ouverte 2.0" }).count()) >= 1, "sources kept in the draft");
+  await shot(page, "41-reponse-sourcee.png");
 
-async function main() {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  fs.rmSync(path.join(SHOTS, "zz-echec-questions.png"), { force: true });
-  const browser = await chromium.launch({
-    executablePath: process.env.SIAGEN_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--lang=fr-FR"],
-  });
-  const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("console", (m) => {
-    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
-      errors.push(m.text());
-    }
-  });
-  page.on("response", (r) => {
-    if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) {
-      errors.push(`${r.status()} ${r.url()}`);
-    }
-  });
-  page.on("pageerror", (e) => errors.push(String(e)));
-  try {
-    step = "login";
-    await page.goto(`${BASE}/login`);
-    await page.fill("#username", "alice");
-    await page.fill("#password", "alice-password-123");
-    await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit].primary")]);
-    check((await page.locator("header nav a", { hasText: "Questions au corpus" }).count()) === 1, "nav entry");
+  step("not covered");
+  await page.goto(`${BASE}/questions`);
+  await page.fill("#question", "Quel est le calendrier des marées à Brest en juillet ?");
+  await Promise.all([page.waitForLoadState("load"), page.click("#btn-ask")]);
+  check((await page.locator("#not-covered", { hasText: "Le corpus ne couvre pas cette question." }).count()) === 1, "refusal shown");
+  check((await page.locator("#btn-save").count()) === 0, "nothing to save");
 
-    step = "question";
-    await page.click("header nav a:has-text('Questions au corpus')");
-    check((await page.locator("h1", { hasText: "Questions au corpus" }).count()) === 1, "page title");
-    check((await page.locator("#collection option").count()) === 1, "one readable collection");
-    check((await page.locator("#collection").inputValue()) === "guides", "guides offered");
-    check((await page.locator("#ask-form input[name=csrf]").count()) === 1, "CSRF field");
-    await page.fill("#question", "Quelle est la dose maximale de paracétamol chez l'adulte ?");
-    await Promise.all([page.waitForLoadState("load"), page.click("#btn-ask")]);
-    check((await page.locator("#answer[data-covered=true]").count()) === 1, "answered from the corpus");
-    check((await page.locator("#legend li").count()) === 4, "legend of the four verdicts");
-    const verdicts = await page.locator("#sentences li.sentence").evaluateAll((els) => els.map((e) => e.dataset.verdict));
-    for (const v of verdicts) {
-      check(["supported", "partial", "unsupported", "not_a_claim"].includes(v), `verdict ${v}`);
-    }
-    const sources = page.locator("#sources li");
-    check((await sources.count()) >= 1, "sources listed");
-    check((await page.locator("#source-1 .source-title", { hasText: "Paracétamol chez l'adulte" }).count()) === 1, "source 1 title");
-    check((await page.locator("#source-1 .source-licence", { hasText: "Licence Ouverte 2.0" }).count()) === 1, "source 1 licence");
-    check((await page.locator("#question").inputValue()).includes("paracétamol"), "question kept in the form");
-    await shot(page, "40-questions.png");
-
-    step = "save";
-    await Promise.all([page.waitForLoadState("load"), page.click("#btn-save")]);
-    check(/\/documents\/\d+/.test(page.url()), `redirected to the draft: ${page.url()}`);
-    check((await page.locator("body", { hasText: "Réponse sourcée" }).count()) >= 1, "kind shown");
-    check((await page.locator("body", { hasText: "Licence Ouverte 2.0" }).count()) >= 1, "sources kept in the draft");
-    await shot(page, "41-reponse-sourcee.png");
-
-    step = "not covered";
-    await page.goto(`${BASE}/questions`);
-    await page.fill("#question", "Quel est le calendrier des marées à Brest en juillet ?");
-    await Promise.all([page.waitForLoadState("load"), page.click("#btn-ask")]);
-    check((await page.locator("#not-covered", { hasText: "Le corpus ne couvre pas cette question." }).count()) === 1, "refusal shown");
-    check((await page.locator("#btn-save").count()) === 0, "nothing to save");
-
-    step = "empty";
-    await page.goto(`${BASE}/questions`);
-    await page.locator("#question").evaluate((e) => e.removeAttribute("required"));
-    await page.fill("#question", "   ");
-    await Promise.all([page.waitForLoadState("load"), page.click("#btn-ask")]);
-    check((await page.locator(".alert-error", { hasText: "Saisissez une question." }).count()) === 1, "empty question refused");
-    // That refusal is a 422 page, expected: drop it from the error list.
-    const unexpected = errors.filter((e) => !e.startsWith("422 "));
-    check(unexpected.length === 0, `no script or CSP error: ${unexpected.join(" | ")}`);
-    console.log("questions: all ok");
-  } catch (e) {
-    console.error(e);
-    try {
-      await shot(page, "zz-echec-questions.png");
-    } catch (_) {
-      // ignore
-    }
-    await browser.close();
-    process.exit(1);
-  }
-  await browser.close();
-}
-
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+  step("empty");
+  await page.goto(`${BASE}/questions`);
+  await page.locator("#question").evaluate((e) => e.removeAttribute("required"));
+  await page.fill("#question", "   ");
+  await Promise.all([page.waitForLoadState("load"), page.click("#btn-ask")]);
+  check((await page.locator(".alert-error", { hasText: "Saisissez une question." }).count()) === 1, "empty question refused");
+  // That refusal is a 422 page, expected: drop it from the error list.
+  const unexpected = errors.filter((e) => !e.startsWith("422 "));
+  check(unexpected.length === 0, `no script or CSP error: ${unexpected.join(" | ")}`);
+  console.log("questions: all ok");
 });

@@ -30,6 +30,40 @@ fn chromium() -> PathBuf {
     path
 }
 
+/// Runs the browser scenario `tests/web/NAME.cjs` (through tests/web/harness.cjs) against `s`,
+/// with `env` added, and fails with the path of its failure screenshot.
+fn browser_scenario(s: &Server, name: &str, env: &[(&str, String)]) {
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(node_ok, "node missing: run scripts/test-deps.sh");
+    let deps = deps_dir();
+    let chromium = chromium();
+    assert!(
+        deps.join("node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core missing in {}: run scripts/test-deps.sh",
+        deps.display()
+    );
+    let shots = repo_root().join("target/web-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let status = Command::new("node")
+        .arg(repo_root().join(format!("tests/web/{name}.cjs")))
+        .env("NODE_PATH", deps.join("node_modules"))
+        .env("SIAGEN_URL", &s.base)
+        .env("SIAGEN_SHOTS", &shots)
+        .env("SIAGEN_CHROMIUM", &chromium)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .status()
+        .expect("run node");
+    assert!(
+        status.success(),
+        "browser checks failed (see the output above and {}/zz-echec-{name}.png)",
+        shots.display()
+    );
+}
+
 fn redirect_client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -160,20 +194,6 @@ fn login_form_is_throttled_with_the_api() {
 
 #[test]
 fn web_workspace_in_chromium() {
-    let deps = deps_dir();
-    let chromium = chromium();
-    assert!(
-        deps.join("node_modules/playwright-core/package.json")
-            .exists(),
-        "playwright-core missing in {}: run scripts/test-deps.sh",
-        deps.display()
-    );
-    let node_ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(node_ok, "node missing: run scripts/test-deps.sh");
-
     let s = Server::start();
     let alice = s.user("alice", "clinician");
     s.user("bob", "validator");
@@ -185,23 +205,13 @@ fn web_workspace_in_chromium() {
          Consultation de cardiologie dans un mois.",
     );
     assert_eq!(machine["current_revision"]["author"]["kind"], "model");
-    let shots = repo_root().join("target/web-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-
-    let status = Command::new("node")
-        .arg(repo_root().join("tests/web/workspace.cjs"))
-        .env("NODE_PATH", deps.join("node_modules"))
-        .env("SIAGEN_URL", &s.base)
-        .env("SIAGEN_SHOTS", &shots)
-        .env("SIAGEN_CHROMIUM", &chromium)
-        .env("SIAGEN_MACHINE_DOC", machine["id"].to_string())
-        .env("SIAGEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .status()
-        .expect("run node");
-    assert!(
-        status.success(),
-        "browser checks failed (see the output above and {}/zz-echec.png)",
-        shots.display()
+    browser_scenario(
+        &s,
+        "workspace",
+        &[
+            ("SIAGEN_MACHINE_DOC", machine["id"].to_string()),
+            ("SIAGEN_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+        ],
     );
 
     // What the browser did is in the store, checked through the API.
@@ -225,33 +235,11 @@ fn web_workspace_in_chromium() {
 /// the energy pages in Chromium, against a server with the suite's tiny models.
 #[test]
 fn assistant_pseudonymisation_and_energy_in_chromium() {
-    let deps = deps_dir();
-    let chromium = chromium();
-    assert!(
-        deps.join("node_modules/playwright-core/package.json")
-            .exists(),
-        "playwright-core missing in {}: run scripts/test-deps.sh",
-        deps.display()
-    );
     let s = Server::start_with(|d| {
         write_tiny_models(d);
     });
     let alice = s.user("alice", "clinician");
-    let shots = repo_root().join("target/web-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let status = Command::new("node")
-        .arg(repo_root().join("tests/web/assistant.cjs"))
-        .env("NODE_PATH", deps.join("node_modules"))
-        .env("SIAGEN_URL", &s.base)
-        .env("SIAGEN_SHOTS", &shots)
-        .env("SIAGEN_CHROMIUM", &chromium)
-        .status()
-        .expect("run node");
-    assert!(
-        status.success(),
-        "browser checks failed (see the output above and {}/zz-echec-assistant.png)",
-        shots.display()
-    );
+    browser_scenario(&s, "assistant", &[]);
 
     // The saved answer is a machine draft citing its generation.
     let list: serde_json::Value = s.get(&alice, "/api/documents?state=draft").json().unwrap();
@@ -277,14 +265,6 @@ fn assistant_pseudonymisation_and_energy_in_chromium() {
 /// saved as a draft « réponse sourcée »; a question the corpus does not cover is refused.
 #[test]
 fn sourced_answers_page_in_chromium() {
-    let deps = deps_dir();
-    let chromium = chromium();
-    assert!(
-        deps.join("node_modules/playwright-core/package.json")
-            .exists(),
-        "playwright-core missing in {}: run scripts/test-deps.sh",
-        deps.display()
-    );
     let s = Server::start_with(|d| {
         // The tiny model with a context that holds the prompt and its passages.
         let models = d.join("models");
@@ -318,21 +298,7 @@ fn sourced_answers_page_in_chromium() {
         .unwrap();
     });
     let alice = s.user("alice", "clinician");
-    let shots = repo_root().join("target/web-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let status = Command::new("node")
-        .arg(repo_root().join("tests/web/questions.cjs"))
-        .env("NODE_PATH", deps.join("node_modules"))
-        .env("SIAGEN_URL", &s.base)
-        .env("SIAGEN_SHOTS", &shots)
-        .env("SIAGEN_CHROMIUM", &chromium)
-        .status()
-        .expect("run node");
-    assert!(
-        status.success(),
-        "browser checks failed (see the output above and {}/zz-echec-questions.png)",
-        shots.display()
-    );
+    browser_scenario(&s, "questions", &[]);
     let list: serde_json::Value = s
         .get(&alice, "/api/documents?kind=reponse_sourcee")
         .json()
