@@ -38,6 +38,9 @@ pub enum KbError {
     /// The embedding model failed.
     #[error("embedding model: {0}")]
     Embedding(String),
+    /// The reranker failed or returned unusable scores.
+    #[error("reranker model: {0}")]
+    Rerank(String),
     /// File system.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

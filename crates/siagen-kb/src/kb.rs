@@ -1310,7 +1310,73 @@ impl Kb {
                 collection: collection.clone(),
                 bm25: b,
                 dense: d,
+                rerank: None,
             });
+        }
+        Ok(hits)
+    }
+
+    /// [`search`](Self::search), then `reranker` scores the best `depth` (1..=1000) fused hits
+    /// against the query and they are re-ordered by its score (equal scores keep the fused
+    /// order), with [`Hit::rerank`] set; hits past `depth` follow in fused order, unscored. The
+    /// top `query.k` are returned, ranks renumbered. [`Hit::relevance`] is unchanged, so the
+    /// refusal rule reads the same signal with or without a reranker. The reranker reads the
+    /// query as given and each passage's text.
+    pub fn search_reranked(
+        &self,
+        viewer: &Viewer,
+        query: &SearchQuery,
+        reranker: &dyn crate::Reranker,
+        depth: usize,
+    ) -> Result<Vec<Hit>> {
+        if depth == 0 || depth > 1000 {
+            return Err(KbError::Invalid(format!(
+                "rerank depth must be between 1 and 1000, not {depth}"
+            )));
+        }
+        // `k` is checked by `search` itself, but only on the widened query: check it here.
+        if query.k == 0 || query.k > 1000 {
+            return Err(KbError::Invalid(format!(
+                "k must be between 1 and 1000, not {}",
+                query.k
+            )));
+        }
+        let mut wide = query.clone();
+        wide.k = query.k.max(depth);
+        let mut hits = self.search(viewer, &wide)?;
+        let n = depth.min(hits.len());
+        if n > 0 {
+            let passages: Vec<&str> = hits[..n].iter().map(|h| h.text.as_str()).collect();
+            let scores = reranker
+                .score(query.text.trim(), &passages)
+                .map_err(KbError::Rerank)?;
+            if scores.len() != n {
+                return Err(KbError::Rerank(format!(
+                    "{} returned {} scores for {n} passages",
+                    reranker.model(),
+                    scores.len()
+                )));
+            }
+            if let Some(bad) = scores.iter().find(|s| !s.is_finite()) {
+                return Err(KbError::Rerank(format!(
+                    "{} returned a non-finite score ({bad})",
+                    reranker.model()
+                )));
+            }
+            let mut head: Vec<Option<Hit>> = hits.drain(..n).map(Some).collect();
+            let reordered: Vec<Hit> = crate::rerank::order(&scores)
+                .into_iter()
+                .map(|i| {
+                    let mut h = head[i].take().expect("each index once");
+                    h.rerank = Some(scores[i]);
+                    h
+                })
+                .collect();
+            hits.splice(0..0, reordered);
+        }
+        hits.truncate(query.k);
+        for (i, h) in hits.iter_mut().enumerate() {
+            h.rank = i + 1;
         }
         Ok(hits)
     }

@@ -187,6 +187,8 @@ pub struct Hit {
     pub bm25: Option<f32>,
     /// Cosine similarity, when the passage was in the dense list.
     pub dense: Option<f32>,
+    /// The reranker's score, when the hit was reranked ([`Kb::search_reranked`](crate::Kb::search_reranked)).
+    pub rerank: Option<f32>,
 }
 
 /// Suggested refusal threshold on [`Hit::relevance`] of the best hit.

@@ -8,7 +8,9 @@
 //! 1. authorisation (clinician or validator), audited when refused;
 //! 2. retrieval in the collection with the question as typed, less the identifiers the shield
 //!    detects (they never help find a passage): the knowledge base is local (same process, same
-//!    data directory), so no text leaves siagen at this step;
+//!    data directory), so no text leaves siagen at this step. When a reranker is configured
+//!    (`kb_reranker_model`), it then re-orders the best fused passages: it is a local model and
+//!    reads that same query, never the question as typed (no shield, no reranking);
 //! 3. when the best passage's relevance is under `kb_min_relevance`, the answer says that the
 //!    corpus does not cover the question, **without generating**;
 //! 4. otherwise the passages are numbered and the prompt (passages + question) goes to the model
@@ -100,6 +102,9 @@ pub(crate) struct SourceOut {
     pub(crate) document_id: String,
     pub(crate) chunk_id: String,
     pub(crate) relevance: f32,
+    /// The reranker's score, when `kb_reranker_model` re-ordered the passages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rerank: Option<f32>,
     pub(crate) text: String,
 }
 
@@ -180,6 +185,9 @@ fn kb_problem(e: KbError) -> Problem {
             "no-embedder",
             e.to_string(),
         ),
+        e @ KbError::Rerank(_) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "reranker", e.to_string())
+        }
         other => Problem::internal(&other),
     }
 }
@@ -321,12 +329,23 @@ pub(crate) async fn answer(
     let question_sha256 = siagen_store::sha256_hex(&question);
     let shield = state.services.shield.clone();
     let (v, typed, coll) = (viewer(&actor), question.clone(), collection.clone());
+    let reranker = state.services.kb_reranker.clone();
+    let depth = state
+        .services
+        .kb_rerank_depth
+        .unwrap_or(siagen_kb::DEFAULT_RERANK_DEPTH);
     let hits: Vec<Hit> = tokio::task::spawn_blocking(move || {
         let text = match &shield {
             Some(sh) => without_identifiers(&sh.shield, &typed),
             None => typed,
         };
-        kb.search(&v, &SearchQuery::new(text, &coll, k))
+        let query = SearchQuery::new(text, &coll, k);
+        // The reranker is a local model: it reads this same query, identifiers blanked out,
+        // and so only when the shield is there to blank them.
+        match reranker.as_ref().filter(|_| shield.is_some()) {
+            Some(r) => kb.search_reranked(&v, &query, r.as_ref(), depth),
+            None => kb.search(&v, &query),
+        }
     })
     .await
     .map_err(|e| Problem::internal(&e).into_response())?
@@ -371,6 +390,7 @@ pub(crate) async fn answer(
             document_id: h.document_id,
             chunk_id: h.chunk_id,
             relevance: h.relevance,
+            rerank: h.rerank,
             text: h.text,
         })
         .collect();
@@ -446,6 +466,8 @@ pub(crate) async fn answer(
     let details = json!({ "question_sha256": question_sha256, "covered": true, "k": k,
         "chunk_ids": sources.iter().map(|s| &s.chunk_id).collect::<Vec<_>>(),
         "best_relevance": best_relevance, "min_relevance": min_relevance,
+        "reranker": state.services.kb_reranker.as_ref().filter(|_| state.services.shield.is_some())
+            .map(|r| r.model().to_string()),
         "generation_id": generation_id, "answer_sha256": siagen_store::sha256_hex(&text),
         "verdicts": summary });
     blocking(move || store.audit_event(&label, "kb.ask", &target, "ok", details))
@@ -750,6 +772,7 @@ mod tests {
             document_id: "d".into(),
             chunk_id: format!("d:{n}"),
             relevance: 1.0,
+            rerank: None,
             text: text.into(),
         }
     }

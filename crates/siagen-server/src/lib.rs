@@ -68,6 +68,11 @@ pub struct Services {
     pub kb_min_relevance: Option<f32>,
     /// Chat model that scores entailment (passage ⇒ sentence) for the claim check, if any.
     pub kb_entailment_model: Option<String>,
+    /// Optional reranker of `/api/ask`'s retrieval (a local model: it reads the question with
+    /// the shield's identifiers blanked out, never the question as typed).
+    pub kb_reranker: Option<Arc<dyn siagen_kb::Reranker>>,
+    /// Fused passages the reranker reads (default `siagen_kb::DEFAULT_RERANK_DEPTH`).
+    pub kb_rerank_depth: Option<usize>,
     /// Watermark keys and settings: marks local generations, serves `/api/mark/detect`.
     pub mark: Option<Arc<mark::MarkState>>,
 }

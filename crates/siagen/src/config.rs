@@ -68,6 +68,12 @@ pub struct FileConfig {
     /// Sourced answers: chat model (local or upstream name) asked whether each cited passage
     /// entails the sentence citing it; its score joins the claim check (default: none).
     pub kb_entailment_model: Option<String>,
+    /// Knowledge base: installed chat model (GGUF name) that reranks the best fused passages,
+    /// asked per passage whether it answers the question (`siagen kb search --rerank`, and
+    /// `/api/ask` when set; default: none, no reranking).
+    pub kb_reranker_model: Option<String>,
+    /// Knowledge base: how many fused passages the reranker reads (1..=1000, default 20).
+    pub kb_rerank_depth: Option<usize>,
 }
 
 impl FileConfig {

@@ -7,9 +7,10 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use siagen_engine::{ChatMessage, GenerateRequest, SamplingParams, TokenId, TopLogprob};
 use siagen_kb::{
-    DocMeta, EmbedKind, Embedder, IngestStatus, Kb, KbError, KbOptions, Mode, SearchQuery, Viewer,
-    Visibility,
+    DocMeta, EmbedKind, Embedder, IngestStatus, Kb, KbError, KbOptions, Mode, Reranker,
+    SearchQuery, Viewer, Visibility,
 };
 use siagen_store::{Actor, Role, Store};
 use std::path::PathBuf;
@@ -78,6 +79,10 @@ pub enum KbCmd {
         /// Only documents dated on or before, YYYY[-MM[-DD]].
         #[arg(long)]
         to: Option<String>,
+        /// Re-order the best passages (kb_rerank_depth, default 20) with the chat model of
+        /// kb_reranker_model, asked per passage whether it answers the question.
+        #[arg(long)]
+        rerank: bool,
     },
     /// Collections: create, list.
     #[command(subcommand)]
@@ -172,6 +177,202 @@ impl Embedder for EngineEmbedder {
             .map(|e| e.vectors)
             .map_err(|e| e.to_string())
     }
+}
+
+/// What the reranking model is asked about each passage, after the question and the passage.
+const RERANK_QUESTION: &str = "Le passage répond-il à la question ? Réponds oui ou non.";
+
+/// Logit bias added to the first tokens of « oui » and « non »: the same for all of them, so
+/// their ratio (the score) is the model's own, and large enough that they are always among the
+/// top log-probabilities, even for a model that would rather start its answer otherwise.
+const ANSWER_BIAS: f32 = 100.0;
+
+/// Top log-probabilities read per passage.
+const RERANK_TOP_LOGPROBS: u8 = 10;
+
+/// A chat model of the local engine as a reranker: per passage, one greedy token for « Le
+/// passage répond-il à la question ? Réponds oui ou non. », scored P(oui) / (P(oui) + P(non))
+/// from its top log-probabilities. Passages too long for the model's context are shortened
+/// (their beginning kept) rather than failing.
+pub struct EngineReranker {
+    engine: Arc<siagen_engine::Engine>,
+    model: String,
+}
+
+impl EngineReranker {
+    pub fn new(engine: Arc<siagen_engine::Engine>, model: &str) -> EngineReranker {
+        EngineReranker {
+            engine,
+            model: model.to_string(),
+        }
+    }
+
+    /// First tokens of the usual spellings of « oui » and « non » in this model's vocabulary;
+    /// a token that starts both (a lone space, say) tells nothing and is left out.
+    fn answer_tokens(&self) -> Result<(Vec<TokenId>, Vec<TokenId>), String> {
+        let first = |words: &[&str]| -> Result<Vec<TokenId>, String> {
+            let mut ids = Vec::new();
+            for w in words {
+                let tokens = self
+                    .engine
+                    .tokenize_with(&self.model, w, false, false)
+                    .map_err(|e| e.to_string())?;
+                if let Some(&t) = tokens.first() {
+                    if !ids.contains(&t) {
+                        ids.push(t);
+                    }
+                }
+            }
+            Ok(ids)
+        };
+        let yes = first(&["oui", " oui", "Oui", " Oui", "OUI"])?;
+        let no = first(&["non", " non", "Non", " Non", "NON"])?;
+        let only = |a: &[TokenId], b: &[TokenId]| -> Vec<TokenId> {
+            a.iter().filter(|t| !b.contains(t)).copied().collect()
+        };
+        let (yes, no) = (only(&yes, &no), only(&no, &yes));
+        if yes.is_empty() || no.is_empty() {
+            return Err(format!(
+                "{}: « oui » and « non » start with the same tokens",
+                self.model
+            ));
+        }
+        Ok((yes, no))
+    }
+
+    /// The chat prompt for one passage, the passage shortened until the prompt and the one
+    /// answer token fit the model's context.
+    fn prompt(&self, query: &str, passage: &str) -> Result<String, String> {
+        let err = |e: siagen_engine::EngineError| e.to_string();
+        let ctx = self.engine.context_length(&self.model).map_err(err)?;
+        let mut passage = passage;
+        loop {
+            let content = format!("Question : {query}\n\nPassage : {passage}\n\n{RERANK_QUESTION}");
+            let prompt = self
+                .engine
+                .chat_prompt(&self.model, &[ChatMessage::new("user", content)])
+                .map_err(err)?;
+            let n = self
+                .engine
+                .tokenize(&self.model, &prompt)
+                .map_err(err)?
+                .len();
+            if n < ctx {
+                return Ok(prompt);
+            }
+            if passage.is_empty() {
+                return Err(format!(
+                    "the question alone does not fit the context of {} ({ctx} tokens)",
+                    self.model
+                ));
+            }
+            let chars = passage.chars().count();
+            let keep = (chars * 3 / 4).min(chars * (ctx - 1) / n);
+            passage = &passage[..passage
+                .char_indices()
+                .nth(keep)
+                .map_or(passage.len(), |(i, _)| i)];
+        }
+    }
+}
+
+/// P(oui) / (P(oui) + P(non)) among `top`, or `None` when neither is there.
+fn yes_share(top: &[TopLogprob], yes: &[TokenId], no: &[TokenId]) -> Option<f32> {
+    let mass = |ids: &[TokenId]| -> f64 {
+        top.iter()
+            .filter(|t| ids.contains(&t.id))
+            .map(|t| f64::from(t.logprob).exp())
+            .sum()
+    };
+    let (y, n) = (mass(yes), mass(no));
+    (y + n > 0.0).then(|| (y / (y + n)) as f32)
+}
+
+impl Reranker for EngineReranker {
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>, String> {
+        let (yes, no) = self.answer_tokens()?;
+        let bias: Vec<(TokenId, f32)> = yes.iter().chain(&no).map(|&t| (t, ANSWER_BIAS)).collect();
+        passages
+            .iter()
+            .map(|p| {
+                let params = SamplingParams {
+                    max_tokens: Some(1),
+                    top_logprobs: RERANK_TOP_LOGPROBS,
+                    logit_bias: bias.clone(),
+                    seed: Some(0),
+                    ..SamplingParams::greedy()
+                };
+                let prompt = self.prompt(query, p)?;
+                let g = self
+                    .engine
+                    .generate_blocking(GenerateRequest::new(&self.model, prompt, params))
+                    .map_err(|e| e.to_string())?;
+                let top = g.tokens.first().map(|t| t.top.as_slice()).unwrap_or(&[]);
+                yes_share(top, &yes, &no).ok_or_else(|| {
+                    format!(
+                        "{}: neither « oui » nor « non » among the top log-probabilities",
+                        self.model
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// The configured reranker (`kb_reranker_model`) on `engine`, if any.
+pub fn reranker(
+    settings: &Settings,
+    engine: &Arc<siagen_engine::Engine>,
+) -> Result<Option<Arc<dyn Reranker>>> {
+    Ok(settings
+        .file
+        .kb_reranker_model
+        .as_ref()
+        .map(|m| Arc::new(EngineReranker::new(engine.clone(), m)) as Arc<dyn Reranker>))
+}
+
+/// The reranker of `siagen kb search --rerank`: the query as the operator typed it reaches the
+/// local model with the identifiers the shield detects blanked out (as `/api/ask` does), unless
+/// `engine_may_receive_identifying` says the local engine may receive them.
+struct BlankedQuery {
+    inner: Arc<dyn Reranker>,
+    shield: siagen_shield::Shield,
+}
+
+impl Reranker for BlankedQuery {
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+    fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>, String> {
+        let spans = self.shield.detect(query);
+        let blanked: String = query
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if spans.iter().any(|s| (s.start..s.end).contains(&i)) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        self.inner.score(blanked.trim(), passages)
+    }
+}
+
+/// `kb_rerank_depth`, checked (1..=1000, default 20).
+pub fn rerank_depth(settings: &Settings) -> Result<usize> {
+    let depth = settings
+        .file
+        .kb_rerank_depth
+        .unwrap_or(siagen_kb::DEFAULT_RERANK_DEPTH);
+    if !(1..=1000).contains(&depth) {
+        bail!("kb_rerank_depth must be between 1 and 1000, not {depth}");
+    }
+    Ok(depth)
 }
 
 /// Opens the knowledge base of the data directory with the configured embedding model
@@ -282,11 +483,33 @@ pub fn run(settings: Settings, cmd: KbCmd) -> Result<()> {
             kinds,
             from,
             to,
+            rerank,
         } => {
             let (viewer, label) = acting(&store, user.as_deref())?;
             let mode = Mode::parse(&mode)
                 .with_context(|| format!("--mode must be hybrid, bm25 or dense, not '{mode}'"))?;
-            let kb = open_kb(&settings, None)?;
+            let (kb, reranker) = if rerank {
+                if settings.file.kb_reranker_model.is_none() {
+                    bail!("--rerank needs a reranking chat model: set kb_reranker_model in siagen.toml");
+                }
+                let depth = rerank_depth(&settings)?;
+                let engine = Arc::new(settings.engine()?);
+                let mut r = reranker(&settings, &engine)?.context("kb_reranker_model")?;
+                if !settings
+                    .file
+                    .engine_may_receive_identifying
+                    .unwrap_or(false)
+                {
+                    r = Arc::new(BlankedQuery {
+                        inner: r,
+                        shield: siagen_shield::Shield::new()?,
+                    });
+                }
+                let r = Some((r, depth));
+                (open_kb(&settings, Some(engine))?, r)
+            } else {
+                (open_kb(&settings, None)?, None)
+            };
             let q = SearchQuery {
                 text: query.clone(),
                 collection: collection.clone(),
@@ -297,7 +520,11 @@ pub fn run(settings: Settings, cmd: KbCmd) -> Result<()> {
                 mode,
             };
             let target = format!("kb:{}", collection.as_deref().unwrap_or("*"));
-            let hits = match kb.search(&viewer, &q) {
+            let found = match &reranker {
+                Some((r, depth)) => kb.search_reranked(&viewer, &q, r.as_ref(), *depth),
+                None => kb.search(&viewer, &q),
+            };
+            let hits = match found {
                 Ok(h) => h,
                 Err(e) => {
                     store.audit_event(
@@ -318,6 +545,7 @@ pub fn run(settings: Settings, cmd: KbCmd) -> Result<()> {
                 json!({
                     "query_sha256": sha256_hex(&query),
                     "mode": format!("{mode:?}").to_lowercase(),
+                    "reranker": reranker.as_ref().map(|(r, _)| r.model()),
                     "hits": hits.iter().map(|h| &h.chunk_id).collect::<Vec<_>>(),
                 }),
             )?;
@@ -331,9 +559,13 @@ pub fn run(settings: Settings, cmd: KbCmd) -> Result<()> {
                         .as_deref()
                         .map(|s| format!(" — {s}"))
                         .unwrap_or_default();
+                    let rerank = h
+                        .rerank
+                        .map(|r| format!(" [rerank {r:.3}]"))
+                        .unwrap_or_default();
                     println!(
-                        "{}. [{:.3}] {}{} ({}{}) [licence: {}]",
-                        h.rank, h.score, h.title, heading, h.source, page, h.licence
+                        "{}. [{:.3}]{} {}{} ({}{}) [licence: {}]",
+                        h.rank, h.score, rerank, h.title, heading, h.source, page, h.licence
                     );
                     for line in h.text.lines().filter(|l| !l.trim().is_empty()) {
                         println!("    {line}");
@@ -588,4 +820,30 @@ fn ingest(
         bail!("{failed} file(s) could not be ingested");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn top(items: &[(TokenId, f32)]) -> Vec<TopLogprob> {
+        items
+            .iter()
+            .map(|&(id, p)| TopLogprob {
+                id,
+                text: String::new(),
+                logprob: p.ln(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn yes_share_is_the_share_of_oui_among_oui_and_non() {
+        // « Oui » twice spelled (ids 1, 2), « non » once (3); other tokens (9) do not count.
+        let t = top(&[(9, 0.4), (1, 0.2), (3, 0.2), (2, 0.1)]);
+        let s = yes_share(&t, &[1, 2], &[3]).unwrap();
+        assert!((s - 0.6).abs() < 1e-6, "{s}");
+        assert_eq!(yes_share(&t, &[5], &[6]), None);
+        assert_eq!(yes_share(&[], &[1], &[3]), None);
+    }
 }

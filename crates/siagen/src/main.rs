@@ -885,6 +885,8 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
         kb: Some(Arc::new(kb_cli::open_kb(&settings, Some(engine.clone()))?)),
         kb_min_relevance: settings.file.kb_min_relevance,
         kb_entailment_model: settings.file.kb_entailment_model.clone(),
+        kb_reranker: kb_cli::reranker(&settings, &engine)?,
+        kb_rerank_depth: Some(kb_cli::rerank_depth(&settings)?),
         mark: Some(Arc::new(mark_cli::state(&settings)?)),
     };
     let upstreams = services.upstreams.clone();

@@ -537,3 +537,60 @@ fn siagen_sha(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
+
+/// With `kb_reranker_model`, the local model re-orders the retrieved passages before they are
+/// numbered: the answer is still sourced, nothing identifying reaches the answering model, and
+/// the ask is audited with the reranker's name (ids and hashes only).
+#[test]
+fn reranker_model_reorders_the_passages_of_an_ask() {
+    let (url, scribe) = start_scribe();
+    let s = Server::start_with(|dir| {
+        write_tiny_long(dir);
+        write_corpus(dir);
+        std::fs::write(
+            dir.join("siagen.toml"),
+            format!("kb_reranker_model = \"tiny-long\"\n\n[[upstreams]]\nmodel = \"scribe\"\nurl = \"{url}\"\noperator = \"Prestataire\"\njurisdiction = \"EU\"\n"),
+        )
+        .unwrap();
+    });
+    let alice = s.user("alice", "clinician");
+    let v: Value = s
+        .post(
+            &alice,
+            "/api/ask",
+            json!({ "question": IDENTIFYING, "collection": "guides", "model": "scribe" }),
+        )
+        .json()
+        .unwrap();
+    assert_eq!(v["covered"], true, "{v}");
+    let sources = v["sources"].as_array().unwrap();
+    assert!(!sources.is_empty(), "{v}");
+    // Numbered in the reranker's order: its scores (P(oui) among oui/non) do not increase.
+    let scores: Vec<f64> = sources
+        .iter()
+        .map(|src| src["rerank"].as_f64().expect("every source is reranked"))
+        .collect();
+    assert!(scores.iter().all(|x| (0.0..=1.0).contains(x)), "{scores:?}");
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(sources.iter().enumerate().all(|(i, src)| src["n"] == i + 1));
+    let bodies = scribe.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1);
+    assert!(!bodies[0].contains("Dupont"));
+    let out = cli(
+        s.path(),
+        &["user", "add", "audra", "--roles", "auditor"],
+        &[("SIAGEN_NEW_PASSWORD", "audra-password-123")],
+    );
+    assert!(out.status.success());
+    let entries = audit_actions(&s, &s.token("audra"));
+    let ask = entries
+        .iter()
+        .find(|e| e["action"] == "kb.ask" && e["outcome"] == "ok")
+        .expect("the ask is audited");
+    assert_eq!(ask["details"]["reranker"], "tiny-long", "{ask}");
+    assert_eq!(
+        ask["details"]["chunk_ids"].as_array().unwrap().len(),
+        sources.len()
+    );
+    assert!(!serde_json::to_string(&entries).unwrap().contains("Dupont"));
+}

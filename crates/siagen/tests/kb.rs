@@ -360,3 +360,161 @@ fn dense_and_hybrid_with_a_tiny_gguf_embedding_model() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("kb_embedding_model"));
 }
+
+/// `--rerank` with a tiny GGUF chat model as `kb_reranker_model`: every hit gets a score in
+/// [0, 1] (P(oui) / (P(oui) + P(non)) of the model's first token) and they come back in its
+/// order; without the key, or with a bad depth, a one-line error and exit code 2.
+#[test]
+fn rerank_with_a_tiny_gguf_chat_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_tiny_models(dir);
+    let corpus = dir.join("corpus");
+    siagen_kb::testdata::write_corpus(&corpus);
+    run_ok(
+        dir,
+        &[
+            "kb",
+            "collection",
+            "create",
+            "guides",
+            "--visibility",
+            "institution",
+        ],
+    );
+    run_ok(
+        dir,
+        &[
+            "kb",
+            "ingest",
+            corpus.to_str().unwrap(),
+            "--collection",
+            "guides",
+        ],
+    );
+    const QUERY: &str = "surveillance de l'INR des patients sous héparine";
+    let one_line_error = |out: std::process::Output, key: &str| {
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(key), "{err}");
+        assert!(out.stdout.is_empty());
+    };
+    one_line_error(
+        cli(dir, &["kb", "search", QUERY, "--rerank"], &[]),
+        "kb_reranker_model",
+    );
+
+    let plain = json_lines(&run_ok(dir, &["kb", "search", QUERY, "--json"]));
+    assert!(plain.len() >= 3, "{plain:?}");
+    assert!(plain.iter().all(|h| h["rerank"].is_null()));
+    std::fs::write(
+        dir.join("siagen.toml"),
+        "kb_reranker_model = \"tiny-chat\"\n",
+    )
+    .unwrap();
+    let hits = json_lines(&run_ok(dir, &["kb", "search", QUERY, "--json", "--rerank"]));
+    // Fewer hits than the depth: the same passages, each scored, in the reranker's order.
+    let ids = |hits: &[Value]| {
+        let mut v: Vec<String> = hits
+            .iter()
+            .map(|h| h["chunk_id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&hits), ids(&plain));
+    let scores: Vec<f64> = hits
+        .iter()
+        .map(|h| h["rerank"].as_f64().expect("every hit is reranked"))
+        .collect();
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)), "{scores:?}");
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    let ranks: Vec<u64> = hits.iter().map(|h| h["rank"].as_u64().unwrap()).collect();
+    assert_eq!(ranks, (1..=hits.len() as u64).collect::<Vec<_>>());
+    // Relevance is the fused search's, passage by passage.
+    for h in &hits {
+        let p = plain
+            .iter()
+            .find(|p| p["chunk_id"] == h["chunk_id"])
+            .unwrap();
+        assert_eq!(h["relevance"], p["relevance"]);
+    }
+    // The same scores again: greedy, one token, nothing random.
+    let again = json_lines(&run_ok(dir, &["kb", "search", QUERY, "--json", "--rerank"]));
+    assert_eq!(again, hits);
+    // The local model never reads the identifiers the shield detects: a question naming a
+    // patient is scored exactly as the same question with them blanked out...
+    let identifying = format!("{QUERY} pour M. Jean-Pierre Dupont, né le 12/03/1948");
+    let shield = siagen_shield::Shield::new().unwrap();
+    let spans = shield.detect(&identifying);
+    assert!(!spans.is_empty());
+    let blanked: String = identifying
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if spans.iter().any(|s| (s.start..s.end).contains(&i)) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    assert!(!blanked.contains("Dupont"));
+    let rerank_of = |hits: &[Value]| {
+        let mut v: Vec<(String, f64)> = hits
+            .iter()
+            .map(|h| {
+                (
+                    h["chunk_id"].as_str().unwrap().to_string(),
+                    h["rerank"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let search = |q: &str| json_lines(&run_ok(dir, &["kb", "search", q, "--json", "--rerank"]));
+    let named = rerank_of(&search(&identifying));
+    assert_eq!(named, rerank_of(&search(&blanked)));
+    // ... unless the configuration lets the local engine receive identifying data.
+    std::fs::write(
+        dir.join("siagen.toml"),
+        "kb_reranker_model = \"tiny-chat\"\nengine_may_receive_identifying = true\n",
+    )
+    .unwrap();
+    assert_ne!(rerank_of(&search(&identifying)), named);
+    // Depth 1: only the best fused passage is read.
+    std::fs::write(
+        dir.join("siagen.toml"),
+        "kb_reranker_model = \"tiny-chat\"\nkb_rerank_depth = 1\n",
+    )
+    .unwrap();
+    let shallow = json_lines(&run_ok(dir, &["kb", "search", QUERY, "--json", "--rerank"]));
+    assert!(shallow[0]["rerank"].is_number());
+    assert!(shallow[1..].iter().all(|h| h["rerank"].is_null()));
+    assert_eq!(shallow[0]["chunk_id"], plain[0]["chunk_id"]);
+    // A model that is not installed: the search fails, saying which, and is audited as such.
+    std::fs::write(dir.join("siagen.toml"), "kb_reranker_model = \"absent\"\n").unwrap();
+    one_line_error(
+        cli(dir, &["kb", "search", QUERY, "--rerank"], &[]),
+        "absent",
+    );
+    std::fs::write(
+        dir.join("siagen.toml"),
+        "kb_reranker_model = \"tiny-chat\"\nkb_rerank_depth = 0\n",
+    )
+    .unwrap();
+    one_line_error(
+        cli(dir, &["kb", "search", QUERY, "--rerank"], &[]),
+        "kb_rerank_depth",
+    );
+    // The search is audited with the reranker's name, never the query.
+    let export = run_ok(dir, &["audit", "export", "--since", "2000-01-01"]);
+    let reranked = json_lines(&export)
+        .into_iter()
+        .filter(|e| e["action"] == "kb.search" && e["details"]["reranker"] == "tiny-chat")
+        .count();
+    assert_eq!(reranked, 6, "{export}");
+    assert!(!export.contains("héparine") && !export.contains("Dupont"));
+}
