@@ -1087,48 +1087,23 @@ impl Kb {
 
         let mut bm25: Vec<(i64, f32)> = Vec::new();
         if query.mode != Mode::Dense && !qterms.is_empty() {
-            let words: Vec<(Occur, Box<dyn Query>)> = qterms
-                .iter()
-                .map(|t| {
-                    (
-                        Occur::Should,
-                        Box::new(TermQuery::new(
-                            Term::from_field_text(f.body, t),
-                            IndexRecordOption::WithFreqs,
-                        )) as Box<dyn Query>,
-                    )
-                })
-                .collect();
-            let mut must: Vec<(Occur, Box<dyn Query>)> =
-                vec![(Occur::Must, Box::new(BooleanQuery::new(words)))];
-            let in_colls: Vec<(Occur, Box<dyn Query>)> = colls
-                .iter()
-                .map(|c| {
-                    (
-                        Occur::Should,
-                        Box::new(TermQuery::new(
-                            Term::from_field_u64(f.collection, c.id as u64),
-                            IndexRecordOption::Basic,
-                        )) as Box<dyn Query>,
-                    )
-                })
-                .collect();
-            must.push((Occur::Must, Box::new(BooleanQuery::new(in_colls))));
+            // Scored words, restricted to the viewer's collections (and kinds, when asked).
+            let words = qterms.iter().map(|t| Term::from_field_text(f.body, t));
+            let mut must: Vec<(Occur, Box<dyn Query>)> = vec![
+                (Occur::Must, any_of(words, IndexRecordOption::WithFreqs)),
+                (
+                    Occur::Must,
+                    any_of(
+                        colls
+                            .iter()
+                            .map(|c| Term::from_field_u64(f.collection, c.id as u64)),
+                        IndexRecordOption::Basic,
+                    ),
+                ),
+            ];
             if !query.kinds.is_empty() {
-                let kinds: Vec<(Occur, Box<dyn Query>)> = query
-                    .kinds
-                    .iter()
-                    .map(|k| {
-                        (
-                            Occur::Should,
-                            Box::new(TermQuery::new(
-                                Term::from_field_text(f.kind, k),
-                                IndexRecordOption::Basic,
-                            )) as Box<dyn Query>,
-                        )
-                    })
-                    .collect();
-                must.push((Occur::Must, Box::new(BooleanQuery::new(kinds))));
+                let kinds = query.kinds.iter().map(|k| Term::from_field_text(f.kind, k));
+                must.push((Occur::Must, any_of(kinds, IndexRecordOption::Basic)));
             }
             if from.is_some() || to.is_some() {
                 must.push((
@@ -1497,4 +1472,17 @@ fn clone_result(r: &Result<IngestOutcome>) -> Result<IngestOutcome> {
         Err(KbError::Invalid(s)) => Err(KbError::Invalid(s.clone())),
         Err(e) => Err(KbError::Invalid(e.to_string())),
     }
+}
+
+/// A query matching documents that hold at least one of `terms` (scored by those it holds).
+fn any_of(terms: impl Iterator<Item = Term>, option: IndexRecordOption) -> Box<dyn Query> {
+    let should: Vec<(Occur, Box<dyn Query>)> = terms
+        .map(|t| {
+            (
+                Occur::Should,
+                Box::new(TermQuery::new(t, option)) as Box<dyn Query>,
+            )
+        })
+        .collect();
+    Box::new(BooleanQuery::new(should))
 }
