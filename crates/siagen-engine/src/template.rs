@@ -171,7 +171,7 @@ impl ChatTemplate {
 
     /// Renders the conversation into a prompt string. Contents that may hold
     /// special-token text are wrapped in [`PLAIN_OPEN`]/[`PLAIN_CLOSE`] so that
-    /// the engine tokenises them as plain text (see [`tokenize_prompt`]).
+    /// the engine tokenises them as plain text (see `tokenize_prompt`).
     pub fn render(
         &self,
         messages: &[ChatMessage],

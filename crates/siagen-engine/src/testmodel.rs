@@ -1,7 +1,11 @@
-//! Writes small, real GGUF models (llama architecture, byte-level BPE
-//! tokenizer, ChatML template, random weights) so that tests and benchmarks
-//! exercise the real llama.cpp loading and inference code without any
-//! network access or downloaded weights.
+//! Writes small, real GGUF models (llama, qwen2, qwen3, gemma2 or phi3
+//! architecture, byte-level BPE tokenizer, the family's chat template, random
+//! weights) so that tests and benchmarks exercise the real llama.cpp loading
+//! and inference code without any network access or downloaded weights.
+//!
+//! Tensor names, shapes and hyper-parameters follow the vendored llama.cpp's
+//! `load_arch_tensors`/`load_arch_hparams` (`src/models/<arch>.cpp`), so a
+//! file written here is loaded exactly as a converted checkpoint would be.
 
 use std::io;
 use std::path::Path;
@@ -10,6 +14,104 @@ use crate::gguf::{GgmlType, GgufWriter, MetaValue, TensorSource, TensorSpec};
 
 /// ChatML, the fallback template and the one written into test models.
 pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/// Gemma's template (from the Gemma 2 instruct models): no system role,
+/// `assistant` is called `model`, and the conversation opens with `<bos>`.
+pub const GEMMA_TEMPLATE: &str = "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}";
+
+/// Phi-3's template (from Phi-3-mini-instruct).
+pub const PHI3_TEMPLATE: &str = "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}";
+
+/// GGUF architectures the writer knows, each with the tensors and metadata
+/// the vendored llama.cpp requires for it. Mistral (and BioMistral) models
+/// are `llama` in GGUF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arch {
+    /// Plain llama: separate q/k/v, SwiGLU FFN.
+    Llama,
+    /// Llama plus q/k/v biases (Qwen2, Qwen2.5).
+    Qwen2,
+    /// Llama plus per-head RMS norms on q and k (`attn_q_norm`/`attn_k_norm`), no biases.
+    Qwen3,
+    /// Gemma 2: tied embeddings, post-attention and post-FFN norms,
+    /// logit soft-capping, alternating sliding-window attention.
+    Gemma2,
+    /// Phi-3: fused `attn_qkv`, `ffn_up` holding gate and up (no `ffn_gate`).
+    Phi3,
+}
+
+impl Arch {
+    /// Every architecture, in a stable order.
+    pub const ALL: [Arch; 5] = [
+        Arch::Llama,
+        Arch::Qwen2,
+        Arch::Qwen3,
+        Arch::Gemma2,
+        Arch::Phi3,
+    ];
+
+    /// `general.architecture` and the prefix of the architecture's metadata keys.
+    pub fn gguf_name(self) -> &'static str {
+        match self {
+            Arch::Llama => "llama",
+            Arch::Qwen2 => "qwen2",
+            Arch::Qwen3 => "qwen3",
+            Arch::Gemma2 => "gemma2",
+            Arch::Phi3 => "phi3",
+        }
+    }
+
+    /// The family's chat template.
+    pub fn chat_template(self) -> &'static str {
+        match self {
+            Arch::Llama | Arch::Qwen2 | Arch::Qwen3 => CHATML_TEMPLATE,
+            Arch::Gemma2 => GEMMA_TEMPLATE,
+            Arch::Phi3 => PHI3_TEMPLATE,
+        }
+    }
+
+    /// Special tokens appended to the vocabulary, then the indexes in that
+    /// list of (BOS, EOS, end-of-turn). Llama keeps [`SPECIAL_TOKENS`].
+    fn special_tokens(self) -> (&'static [&'static str], [usize; 3]) {
+        match self {
+            Arch::Llama | Arch::Qwen2 | Arch::Qwen3 => (&SPECIAL_TOKENS, [0, 0, 2]),
+            Arch::Gemma2 => (
+                &[
+                    "<pad>",
+                    "<eos>",
+                    "<bos>",
+                    "<start_of_turn>",
+                    "<end_of_turn>",
+                ],
+                [2, 1, 4],
+            ),
+            // Phi-3 keeps its llama (SentencePiece) specials, and llama.cpp
+            // looks `<unk>`, `<s>`, `</s>` and `<|endoftext|>` up when loading
+            // any model named `phi3`.
+            Arch::Phi3 => (
+                &[
+                    "<unk>",
+                    "<s>",
+                    "</s>",
+                    "<|endoftext|>",
+                    "<|system|>",
+                    "<|user|>",
+                    "<|assistant|>",
+                    "<|end|>",
+                ],
+                [1, 3, 7],
+            ),
+        }
+    }
+
+    /// `tokenizer.ggml.pre`: the family's pre-tokenizer where llama.cpp has one.
+    fn pre_tokenizer(self) -> &'static str {
+        match self {
+            Arch::Qwen2 | Arch::Qwen3 => "qwen2",
+            Arch::Llama | Arch::Gemma2 | Arch::Phi3 => "default",
+        }
+    }
+}
 
 /// Shape and metadata of a generated model.
 #[derive(Debug, Clone)]
@@ -21,7 +123,7 @@ pub struct TinyConfig {
     pub n_head: u64,
     pub n_head_kv: u64,
     pub n_ff: u64,
-    /// Trained context length written as `llama.context_length`.
+    /// Trained context length written as `<arch>.context_length`.
     pub context_length: u64,
     /// Pad the vocabulary with filler tokens up to this size (0: no padding).
     /// Lets benchmarks reproduce a realistic vocabulary (and output layer) size.
@@ -34,7 +136,7 @@ pub struct TinyConfig {
     pub output_scale: f32,
     /// `tokenizer.chat_template`; `None` writes a model without one.
     pub chat_template: Option<String>,
-    /// When set, writes `llama.pooling_type` (1 = mean) so the model is an embedding model.
+    /// When set, writes `<arch>.pooling_type` (1 = mean) so the model is an embedding model.
     pub pooling_type: Option<u32>,
     /// `general.license`.
     pub license: Option<String>,
@@ -68,6 +170,20 @@ impl Default for TinyConfig {
 }
 
 impl TinyConfig {
+    /// The default tiny shape for `arch`, named `tiny-<arch>`, with the
+    /// family's chat template.
+    pub fn for_arch(arch: Arch) -> Self {
+        let name = format!("tiny-{}", arch.gguf_name());
+        Self {
+            source_url: Some(format!("https://example.org/siagen/{name}")),
+            name,
+            chat_template: Some(arch.chat_template().to_string()),
+            // Gemma 2 always shares the output projection with the embeddings.
+            tied_embeddings: arch == Arch::Gemma2,
+            ..Self::default()
+        }
+    }
+
     /// A random model with the shape of Qwen2.5-0.5B (llama architecture,
     /// 24 layers, 896 wide, GQA 14/2, 4864 FFN, 151,936-token vocabulary,
     /// tied embeddings), for benchmarks.
@@ -90,7 +206,8 @@ impl TinyConfig {
     }
 }
 
-/// Special tokens appended after the byte tokens and merges.
+/// Special tokens appended after the byte tokens and merges (llama and Qwen
+/// models; Gemma and Phi-3 have their own, see [`write_tiny_model`]).
 pub const SPECIAL_TOKENS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
 
 /// Words whose left-to-right merges are added to the vocabulary, so that the
@@ -147,7 +264,7 @@ struct Vocab {
     merges: Vec<String>,
 }
 
-fn build_vocab(pad_to: u64) -> Vocab {
+fn build_vocab(pad_to: u64, specials: &[&str]) -> Vocab {
     let table = byte_to_unicode();
     // Token id == byte value for the first 256 tokens.
     let mut tokens: Vec<String> = table.iter().map(|c| c.to_string()).collect();
@@ -170,13 +287,13 @@ fn build_vocab(pad_to: u64) -> Vocab {
         }
     }
     let mut filler = 0u64;
-    while (tokens.len() + SPECIAL_TOKENS.len()) < pad_to as usize {
+    while (tokens.len() + specials.len()) < pad_to as usize {
         // Filler tokens are unreachable by the merges; they only widen the vocabulary.
         tokens.push(format!("<filler_{filler}>"));
         types.push(1);
         filler += 1;
     }
-    for s in SPECIAL_TOKENS {
+    for s in specials {
         tokens.push(s.to_string());
         types.push(3);
     }
@@ -197,73 +314,111 @@ fn strings(items: impl IntoIterator<Item = String>) -> MetaValue {
 /// byte `i`, followed by a few merges and the ChatML special tokens
 /// (`<|endoftext|>` is EOS, `<|im_end|>` is end-of-turn). Returns the vocabulary size.
 pub fn write_tiny_llama(path: &Path, cfg: &TinyConfig) -> io::Result<u64> {
-    let vocab = build_vocab(cfg.vocab_size);
+    write_tiny_model(path, Arch::Llama, cfg)
+}
+
+/// Writes a tiny GGUF model of architecture `arch` to `path`.
+///
+/// The tokenizer is the byte-level BPE of [`write_tiny_llama`], ending with
+/// the family's special tokens (ChatML for llama and Qwen, `<start_of_turn>`/
+/// `<end_of_turn>` for Gemma, `<|user|>`/`<|end|>` for Phi-3). Gemma 2 always
+/// ties its output projection to the embeddings, whatever
+/// `cfg.tied_embeddings` says, as llama.cpp loads it. Returns the vocabulary size.
+pub fn write_tiny_model(path: &Path, arch: Arch, cfg: &TinyConfig) -> io::Result<u64> {
+    let (specials, [bos_i, eos_i, eot_i]) = arch.special_tokens();
+    let vocab = build_vocab(cfg.vocab_size, specials);
     let n_vocab = vocab.tokens.len() as u64;
-    let eos = n_vocab - 3;
-    let im_end = n_vocab - 1;
-    let arch = "llama";
-    let n_embd_kv = cfg.n_embd / cfg.n_head * cfg.n_head_kv;
+    let first_special = n_vocab - specials.len() as u64;
+    let bos = first_special + bos_i as u64;
+    let eos = first_special + eos_i as u64;
+    let eot = first_special + eot_i as u64;
+    let a = arch.gguf_name();
+    let n_embd_head = cfg.n_embd / cfg.n_head;
+    let n_embd_kv = n_embd_head * cfg.n_head_kv;
+    let tied = cfg.tied_embeddings || arch == Arch::Gemma2;
 
     let mut w = GgufWriter::new();
     let s = |v: &str| MetaValue::String(v.to_string());
-    w.set("general.architecture", s(arch))
+    w.set("general.architecture", s(a))
         .set("general.name", s(&cfg.name))
         .set("general.file_type", MetaValue::U32(cfg.dtype.file_type()))
         .set("general.quantization_version", MetaValue::U32(2))
         .set(
-            &format!("{arch}.context_length"),
+            &format!("{a}.context_length"),
             MetaValue::U32(cfg.context_length as u32),
         )
         .set(
-            &format!("{arch}.embedding_length"),
+            &format!("{a}.embedding_length"),
             MetaValue::U32(cfg.n_embd as u32),
         )
         .set(
-            &format!("{arch}.block_count"),
+            &format!("{a}.block_count"),
             MetaValue::U32(cfg.n_layer as u32),
         )
         .set(
-            &format!("{arch}.feed_forward_length"),
+            &format!("{a}.feed_forward_length"),
             MetaValue::U32(cfg.n_ff as u32),
         )
         .set(
-            &format!("{arch}.attention.head_count"),
+            &format!("{a}.attention.head_count"),
             MetaValue::U32(cfg.n_head as u32),
         )
         .set(
-            &format!("{arch}.attention.head_count_kv"),
+            &format!("{a}.attention.head_count_kv"),
             MetaValue::U32(cfg.n_head_kv as u32),
         )
         .set(
-            &format!("{arch}.attention.layer_norm_rms_epsilon"),
+            &format!("{a}.attention.layer_norm_rms_epsilon"),
             MetaValue::F32(1e-5),
         )
-        .set(&format!("{arch}.rope.freq_base"), MetaValue::F32(10_000.0))
-        .set(
-            &format!("{arch}.vocab_size"),
-            MetaValue::U32(n_vocab as u32),
-        )
+        .set(&format!("{a}.rope.freq_base"), MetaValue::F32(10_000.0))
+        .set(&format!("{a}.vocab_size"), MetaValue::U32(n_vocab as u32))
         .set("tokenizer.ggml.model", s("gpt2"))
-        .set("tokenizer.ggml.pre", s("default"))
+        .set("tokenizer.ggml.pre", s(arch.pre_tokenizer()))
         .set("tokenizer.ggml.tokens", strings(vocab.tokens))
         .set(
             "tokenizer.ggml.token_type",
             MetaValue::Array(vocab.types.into_iter().map(MetaValue::I32).collect()),
         )
         .set("tokenizer.ggml.merges", strings(vocab.merges))
-        .set("tokenizer.ggml.bos_token_id", MetaValue::U32(eos as u32))
+        .set("tokenizer.ggml.bos_token_id", MetaValue::U32(bos as u32))
         .set("tokenizer.ggml.eos_token_id", MetaValue::U32(eos as u32))
-        .set("tokenizer.ggml.eot_token_id", MetaValue::U32(im_end as u32))
+        .set("tokenizer.ggml.eot_token_id", MetaValue::U32(eot as u32))
         .set(
             "tokenizer.ggml.padding_token_id",
-            MetaValue::U32(eos as u32),
+            MetaValue::U32(if arch == Arch::Gemma2 {
+                first_special as u32
+            } else {
+                eos as u32
+            }),
         )
         .set("tokenizer.ggml.add_bos_token", MetaValue::Bool(false));
+    match arch {
+        Arch::Gemma2 => {
+            // The values of the released Gemma 2 checkpoints (llama.cpp's defaults too).
+            w.set(
+                &format!("{a}.attention.sliding_window"),
+                MetaValue::U32(4096),
+            )
+            .set(&format!("{a}.attn_logit_softcapping"), MetaValue::F32(50.0))
+            .set(
+                &format!("{a}.final_logit_softcapping"),
+                MetaValue::F32(30.0),
+            );
+        }
+        Arch::Phi3 => {
+            w.set(
+                &format!("{a}.rope.dimension_count"),
+                MetaValue::U32(n_embd_head as u32),
+            );
+        }
+        Arch::Llama | Arch::Qwen2 | Arch::Qwen3 => {}
+    }
     if let Some(t) = &cfg.chat_template {
         w.set("tokenizer.chat_template", s(t));
     }
     if let Some(p) = cfg.pooling_type {
-        w.set(&format!("{arch}.pooling_type"), MetaValue::U32(p));
+        w.set(&format!("{a}.pooling_type"), MetaValue::U32(p));
     }
     if let Some(l) = &cfg.license {
         w.set("general.license", s(l));
@@ -277,42 +432,86 @@ pub fn write_tiny_llama(path: &Path, cfg: &TinyConfig) -> io::Result<u64> {
         seed += 1;
         seed
     };
-    let mut matrix = |name: String, cols: u64, rows: u64, scale: f32| TensorSpec {
+    let mut random = |name: String, dims: Vec<u64>, ggml_type: GgmlType, scale: f32| TensorSpec {
         name,
-        dims: vec![cols, rows],
-        ggml_type: cfg.dtype,
+        dims,
+        ggml_type,
         source: TensorSource::Random {
             seed: next_seed(),
             scale,
         },
     };
-    let norm = |name: String| TensorSpec {
+    let norm = |name: String, n: u64| TensorSpec {
         name,
-        dims: vec![cfg.n_embd],
+        dims: vec![n],
         ggml_type: GgmlType::F32,
         source: TensorSource::Constant(1.0),
     };
     let in_scale = 1.0 / (cfg.n_embd as f32).sqrt() * 1.7;
     let ff_scale = 1.0 / (cfg.n_ff as f32).sqrt() * 1.7;
-    let mut tensors = vec![matrix("token_embd.weight".into(), cfg.n_embd, n_vocab, 1.0)];
+    let (e, ff, dt) = (cfg.n_embd, cfg.n_ff, cfg.dtype);
+    // Gemma multiplies the embeddings by sqrt(n_embd) and reads its logits
+    // through them (tied): embeddings at 1/sqrt(n_embd) keep the residual
+    // stream at the other families' scale and the output distribution broad
+    // (at 1.0 the model only ever repeats its last token).
+    let embd_scale = match arch {
+        Arch::Gemma2 => 1.0 / (e as f32).sqrt(),
+        _ => 1.0,
+    };
+    let mut tensors = vec![random(
+        "token_embd.weight".into(),
+        vec![e, n_vocab],
+        dt,
+        embd_scale,
+    )];
     for i in 0..cfg.n_layer {
         let b = |n: &str| format!("blk.{i}.{n}.weight");
-        tensors.push(norm(b("attn_norm")));
-        tensors.push(matrix(b("attn_q"), cfg.n_embd, cfg.n_embd, in_scale));
-        tensors.push(matrix(b("attn_k"), cfg.n_embd, n_embd_kv, in_scale));
-        tensors.push(matrix(b("attn_v"), cfg.n_embd, n_embd_kv, in_scale));
-        tensors.push(matrix(b("attn_output"), cfg.n_embd, cfg.n_embd, in_scale));
-        tensors.push(norm(b("ffn_norm")));
-        tensors.push(matrix(b("ffn_gate"), cfg.n_embd, cfg.n_ff, in_scale));
-        tensors.push(matrix(b("ffn_up"), cfg.n_embd, cfg.n_ff, in_scale));
-        tensors.push(matrix(b("ffn_down"), cfg.n_ff, cfg.n_embd, ff_scale));
+        let bias = |n: &str| format!("blk.{i}.{n}.bias");
+        tensors.push(norm(b("attn_norm"), e));
+        if arch == Arch::Phi3 {
+            tensors.push(random(
+                b("attn_qkv"),
+                vec![e, e + 2 * n_embd_kv],
+                dt,
+                in_scale,
+            ));
+        } else {
+            tensors.push(random(b("attn_q"), vec![e, e], dt, in_scale));
+            tensors.push(random(b("attn_k"), vec![e, n_embd_kv], dt, in_scale));
+            tensors.push(random(b("attn_v"), vec![e, n_embd_kv], dt, in_scale));
+        }
+        if arch == Arch::Qwen2 {
+            let f = GgmlType::F32;
+            tensors.push(random(bias("attn_q"), vec![e], f, 0.1));
+            tensors.push(random(bias("attn_k"), vec![n_embd_kv], f, 0.1));
+            tensors.push(random(bias("attn_v"), vec![n_embd_kv], f, 0.1));
+        }
+        if arch == Arch::Qwen3 {
+            tensors.push(norm(b("attn_q_norm"), n_embd_head));
+            tensors.push(norm(b("attn_k_norm"), n_embd_head));
+        }
+        tensors.push(random(b("attn_output"), vec![e, e], dt, in_scale));
+        if arch == Arch::Gemma2 {
+            tensors.push(norm(b("post_attention_norm"), e));
+        }
+        tensors.push(norm(b("ffn_norm"), e));
+        if arch == Arch::Phi3 {
+            tensors.push(random(b("ffn_up"), vec![e, 2 * ff], dt, in_scale));
+        } else {
+            tensors.push(random(b("ffn_gate"), vec![e, ff], dt, in_scale));
+            tensors.push(random(b("ffn_up"), vec![e, ff], dt, in_scale));
+        }
+        tensors.push(random(b("ffn_down"), vec![ff, e], dt, ff_scale));
+        if arch == Arch::Gemma2 {
+            tensors.push(norm(b("post_ffw_norm"), e));
+        }
     }
-    tensors.push(norm("output_norm.weight".into()));
-    if !cfg.tied_embeddings {
-        tensors.push(matrix(
+    tensors.push(norm("output_norm.weight".into(), e));
+    if !tied {
+        tensors.push(random(
             "output.weight".into(),
-            cfg.n_embd,
-            n_vocab,
+            vec![e, n_vocab],
+            dt,
             cfg.output_scale,
         ));
     }
