@@ -715,19 +715,15 @@ pub(crate) async fn save_answer(
             generation_id: a.generation_id.clone(),
         }),
     };
-    let store = state.store.clone();
-    let who = actor.clone();
-    let view = blocking(move || store.create_document(&who, new)).await?;
     // The sources as data beside the text (the text holds them too, so that a validator reads
-    // and validates them with the answer).
-    let store = state.store.clone();
-    let doc_id = view.id;
+    // and validates them with the answer), written in the same transaction as the draft.
     let rows: Vec<Value> = a
         .sources
         .iter()
         .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
         .collect();
-    blocking(move || store.set_document_sources(&actor, doc_id, &rows)).await?;
+    let store = state.store.clone();
+    let view = blocking(move || store.create_sourced_answer(&actor, new, &rows)).await?;
     Ok((view, a.sources))
 }
 

@@ -766,6 +766,49 @@ fn set_state(conn: &Connection, doc_id: i64, state: DocState, at: &str) -> Resul
 impl Store {
     /// Creates a document with its first revision, as a draft (clinicians).
     pub fn create_document(&self, actor: &Actor, new: NewDocument) -> Result<DocumentView> {
+        self.create_with_sources(actor, new, &[])
+    }
+
+    /// Creates a draft « réponse sourcée » and records its numbered sources (`sources[i]` is
+    /// `[i + 1]`) in the same transaction, so that a crash can leave neither a sourced answer
+    /// without its sources nor sources without their answer. Each source is a JSON object with
+    /// at least `chunk_id` and `licence` (the store keeps it opaque: it does not know the
+    /// knowledge base).
+    pub fn create_sourced_answer(
+        &self,
+        actor: &Actor,
+        new: NewDocument,
+        sources: &[Value],
+    ) -> Result<DocumentView> {
+        if new.kind != DocumentKind::ReponseSourcee {
+            return Err(StoreError::Invalid(
+                "sources are recorded only for a sourced answer".into(),
+            ));
+        }
+        if sources.is_empty() || sources.len() > 100 {
+            return Err(StoreError::Invalid(
+                "sources must hold 1 to 100 passages".into(),
+            ));
+        }
+        for s in sources {
+            if !s.is_object()
+                || s.get("chunk_id").and_then(Value::as_str).is_none()
+                || s.get("licence").and_then(Value::as_str).is_none()
+            {
+                return Err(StoreError::Invalid(
+                    "each source must be an object with chunk_id and licence".into(),
+                ));
+            }
+        }
+        self.create_with_sources(actor, new, sources)
+    }
+
+    fn create_with_sources(
+        &self,
+        actor: &Actor,
+        new: NewDocument,
+        sources: &[Value],
+    ) -> Result<DocumentView> {
         let user = self.authorize(actor, "document.create", "document:?", |a| {
             a.require_human(Role::Clinician)
         })?;
@@ -794,13 +837,24 @@ impl Store {
             tx.prepare_cached("UPDATE documents SET current_revision_id = ?1 WHERE id = ?2")?
                 .execute(params![rev, doc_id])?;
             add_event(tx, doc_id, Some(rev), "revision", user, &at, None)?;
+            for (i, s) in sources.iter().enumerate() {
+                tx.prepare_cached(
+                    "INSERT INTO document_sources (document_id, n, source) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![doc_id, i as i64 + 1, s.to_string()])?;
+            }
             let view = load_view(tx, doc_id)?;
-            Ok((
-                view,
-                format!("document:{doc_id}"),
-                json!({ "revision_id": rev, "text_sha256": hash, "kind": new.kind.as_str(),
-                        "author": if new.generated_by.is_some() { "model" } else { "human" } }),
-            ))
+            let mut details = json!({ "revision_id": rev, "text_sha256": hash,
+                "kind": new.kind.as_str(),
+                "author": if new.generated_by.is_some() { "model" } else { "human" } });
+            if !sources.is_empty() {
+                let chunk_ids: Vec<&str> = sources
+                    .iter()
+                    .filter_map(|s| s.get("chunk_id").and_then(Value::as_str))
+                    .collect();
+                details["sources"] = json!({ "count": sources.len(), "chunk_ids": chunk_ids });
+            }
+            Ok((view, format!("document:{doc_id}"), details))
         })
     }
 
@@ -1238,69 +1292,6 @@ impl Store {
 /// in its text, kept beside the document so that API clients get them as data. The store keeps
 /// each source as an opaque JSON object (it does not know the knowledge base).
 impl Store {
-    /// Records the numbered sources (`sources[i]` is `[i + 1]`) of a draft « réponse sourcée »,
-    /// once, by its creator. Each source is a JSON object with at least `chunk_id` and `licence`.
-    pub fn set_document_sources(
-        &self,
-        actor: &Actor,
-        doc_id: i64,
-        sources: &[Value],
-    ) -> Result<()> {
-        let target = format!("document:{doc_id}");
-        let user = self.authorize(actor, "document.sources", &target, |a| {
-            a.require_human(Role::Clinician)
-        })?;
-        if sources.is_empty() || sources.len() > 100 {
-            return Err(StoreError::Invalid(
-                "sources must hold 1 to 100 passages".into(),
-            ));
-        }
-        let mut chunk_ids = vec![];
-        for s in sources {
-            let chunk = s.get("chunk_id").and_then(Value::as_str);
-            if !s.is_object()
-                || chunk.is_none()
-                || s.get("licence").and_then(Value::as_str).is_none()
-            {
-                return Err(StoreError::Invalid(
-                    "each source must be an object with chunk_id and licence".into(),
-                ));
-            }
-            chunk_ids.extend(chunk);
-        }
-        self.write(&actor.audit_label(), "document.sources", &target, |tx| {
-            let (kind, creator): (String, i64) = tx
-                .prepare_cached("SELECT kind, created_by FROM documents WHERE id = ?1")?
-                .query_row([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
-                .ok_or_else(|| StoreError::NotFound(format!("no document with id {doc_id}")))?;
-            if kind != DocumentKind::ReponseSourcee.as_str() || creator != user {
-                return Err(StoreError::Invalid(
-                    "sources are recorded only for a sourced answer, by its creator".into(),
-                ));
-            }
-            let existing: i64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM document_sources WHERE document_id = ?1")?
-                .query_row([doc_id], |r| r.get(0))?;
-            if existing > 0 {
-                return Err(StoreError::Invalid(format!(
-                    "the sources of document {doc_id} are already recorded"
-                )));
-            }
-            for (i, s) in sources.iter().enumerate() {
-                tx.prepare_cached(
-                    "INSERT INTO document_sources (document_id, n, source) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![doc_id, i as i64 + 1, s.to_string()])?;
-            }
-            Ok((
-                (),
-                target.clone(),
-                json!({ "count": sources.len(), "chunk_ids": chunk_ids }),
-            ))
-        })
-    }
-
     /// The numbered sources of a document, in order (empty when it was not built from sources).
     pub fn document_sources(&self, actor: &Actor, doc_id: i64) -> Result<Vec<Value>> {
         let target = format!("document:{doc_id}");
@@ -1361,6 +1352,47 @@ mod tests {
             .iter()
             .map(|s| (chars[s.start..s.end].iter().collect(), s.origin.kind()))
             .collect()
+    }
+
+    #[test]
+    fn a_sourced_answer_and_its_sources_are_written_together_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let alice = person(&store, "alice", Role::Clinician);
+        let answer = |kind| NewDocument {
+            kind,
+            title: "Paracétamol".into(),
+            patient_ref: "general".into(),
+            text: "La dose maximale est de 4 g par jour [1].".into(),
+            generated_by: None,
+        };
+        let source = json!({ "chunk_id": "c-1", "licence": "Licence Ouverte 2.0", "page": 3 });
+        let count = |table: &str| -> i64 {
+            let conn = rusqlite::Connection::open(crate::database_path(dir.path())).unwrap();
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        // Refused before anything is written: no sources, a source without licence, another kind.
+        for (kind, sources) in [
+            (DocumentKind::ReponseSourcee, vec![]),
+            (
+                DocumentKind::ReponseSourcee,
+                vec![json!({ "chunk_id": "c-1" })],
+            ),
+            (DocumentKind::LettreLiaison, vec![source.clone()]),
+        ] {
+            let err = store
+                .create_sourced_answer(&alice, answer(kind), &sources)
+                .unwrap_err();
+            assert!(err.is_user_error(), "{err}");
+        }
+        assert_eq!((count("documents"), count("document_sources")), (0, 0));
+        let view = store
+            .create_sourced_answer(&alice, answer(DocumentKind::ReponseSourcee), &[source])
+            .unwrap();
+        assert_eq!((count("documents"), count("document_sources")), (1, 1));
+        let kept = store.document_sources(&alice, view.id).unwrap();
+        assert_eq!(kept[0]["page"], 3);
     }
 
     #[test]

@@ -461,9 +461,9 @@ fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
     let asks: Vec<&Value> = entries.iter().filter(|e| e["action"] == "kb.ask").collect();
     assert!(asks.len() >= 5, "{asks:?}");
     assert!(asks.iter().any(|e| e["outcome"] == "not_covered"));
-    assert!(entries
-        .iter()
-        .any(|e| e["action"] == "document.sources" && e["target"] == format!("document:{id}")));
+    assert!(entries.iter().any(|e| e["action"] == "document.create"
+        && e["target"] == format!("document:{id}")
+        && e["details"]["sources"]["count"].as_u64() > Some(0)));
     let dump = serde_json::to_string(&entries).unwrap();
     assert!(
         !dump.contains("paracétamol chez l'adulte ?"),
