@@ -112,9 +112,11 @@ for name, fmt, want in [
      "/properties/a: unsupported keyword '$ref'"),
     ("name", {"type": "json_schema", "json_schema": {"name": "a b", "schema": {}}}, "name must be"),
     ("type", {"type": "yaml"}, "response_format type must be"),
+    ("stop", {"type": "json_object"}, "stop cannot be combined with response_format"),
 ]:
     try:
-        client.chat.completions.create(model=model, messages=msgs, max_tokens=5, response_format=fmt)
+        client.chat.completions.create(model=model, messages=msgs, max_tokens=5, response_format=fmt,
+                                       stop=["}"] if name == "stop" else None)
         check(f"errors.{name}", False)
     except openai.BadRequestError as e:
         check(f"errors.{name}", want in str(e), str(e))

@@ -231,8 +231,26 @@ impl Sampling {
     }
 
     /// The schema `response_format` asks the local engine to enforce (none for `text`).
-    /// Upstream requests forward the field unchanged and never call this.
+    /// Upstream requests forward the field unchanged and never call this. `stop` strings are
+    /// refused beside a schema: the schema decides where the output ends, and a stop string
+    /// found inside a value would cut it into invalid JSON.
     fn response_schema(&self) -> Result<Option<Arc<siagen_engine::JsonSchema>>, Problem> {
+        let schema = self.parse_response_format()?;
+        let has_stop = match &self.stop {
+            None => false,
+            Some(OneOrMany::One(s)) => !s.is_empty(),
+            Some(OneOrMany::Many(v)) => !v.is_empty(),
+        };
+        if schema.is_some() && has_stop {
+            return Err(bad(
+                "stop cannot be combined with response_format json_object or json_schema: \
+                 the schema decides where the output ends",
+            ));
+        }
+        Ok(schema)
+    }
+
+    fn parse_response_format(&self) -> Result<Option<Arc<siagen_engine::JsonSchema>>, Problem> {
         let Some(rf) = &self.response_format else {
             return Ok(None);
         };
