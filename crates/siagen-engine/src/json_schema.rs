@@ -992,6 +992,74 @@ impl JsonSchema {
             _ => false,
         })
     }
+
+    /// How much plain text (see [`plain_text`]) the reading `s` still takes
+    /// without dying, when it is inside a string that any plain text
+    /// continues: a string value between characters, or the key of an object
+    /// that takes undeclared properties (no declared name narrows it).
+    /// `None` for every other position (enum / const literals, declared keys,
+    /// escapes, the middle of a UTF-8 sequence...). The constrained decoder
+    /// uses it to accept whole plain subtrees of the vocabulary at once.
+    pub(crate) fn plain_room(&self, s: &Stack) -> Option<PlainRoom> {
+        match s.last()? {
+            Frame::Str {
+                node,
+                len,
+                esc: 0,
+                utf8: 0,
+            } => match self.nodes[*node as usize] {
+                // Each character (ASCII byte or UTF-8 lead byte) needs
+                // `len < max` before it; continuation bytes are free.
+                Node::Str { max, .. } => Some(PlainRoom {
+                    chars: max.saturating_sub(*len),
+                    bytes: u32::MAX,
+                }),
+                _ => None,
+            },
+            Frame::Key {
+                obj, pos, utf8: 0, ..
+            } => match &self.nodes[*obj as usize] {
+                // With undeclared properties allowed, a key byte dies only
+                // when `pos` would overflow.
+                Node::Obj { extra: Some(_), .. } => Some(PlainRoom {
+                    chars: u32::MAX,
+                    bytes: u32::from(u16::MAX - *pos),
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Room left in a string for plain text: a plain token keeps the reading
+/// alive exactly when it has at most `chars` characters and `bytes` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PlainRoom {
+    pub chars: u32,
+    pub bytes: u32,
+}
+
+/// Whether `bytes` is plain string text, and if so how many characters it
+/// starts: no `"`, `\` or control byte below 0x20, and well-formed UTF-8
+/// from a character boundary (it may stop inside a character, never start
+/// inside one). Such bytes move a reading with [`JsonSchema::plain_room`]
+/// only through its length, so whether they fit depends on that room only.
+pub(crate) fn plain_text(bytes: &[u8]) -> Option<u32> {
+    let (mut utf8, mut chars) = (0u8, 0u32);
+    for &b in bytes {
+        utf8 = if utf8 != 0 {
+            utf8_cont(utf8, b)?
+        } else {
+            chars += 1;
+            match b {
+                b'"' | b'\\' => return None,
+                0x20..=0x7F => 0,
+                _ => utf8_lead(b)?,
+            }
+        };
+    }
+    Some(chars)
 }
 
 /// Reads output bytes and says whether they can still become a valid value
