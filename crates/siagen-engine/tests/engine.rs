@@ -740,3 +740,80 @@ fn continuous_batching_serves_concurrent_requests() {
     wait_until(|| batched.stats().cancelled == 1);
     assert!(calls.load(Ordering::SeqCst) < 200);
 }
+
+/// The batch of a multi-slot session spans the whole KV cache, not one slot's window: the
+/// prompts of several new slots go into ONE decode (as llama-server's `-b 512 -c N*ctx` does).
+/// Clamping the batch to the per-slot context (256 tokens in the 8-stream benchmark) made 8
+/// prompts of 64 tokens take three rounds instead of two. Each sequence's logits must still
+/// match evaluating its prompt alone.
+#[test]
+fn batched_session_packs_prompts_beyond_one_slot_window() {
+    use siagen_engine::backend::llama::LlamaCppBackend;
+    use siagen_engine::backend::{Backend, BatchToken, LoadOptions, SessionOptions};
+    let model = LlamaCppBackend
+        .load(
+            &models_dir().join("tiny.gguf"),
+            &LoadOptions {
+                gpu_layers: 0,
+                vocab_only: false,
+            },
+        )
+        .unwrap();
+    let (n_ctx, n_seq) = (32, 4);
+    let opts = SessionOptions {
+        n_ctx,
+        n_batch: 512,
+        threads: 2,
+        embeddings: false,
+        n_seq,
+    };
+    let mut batched = model.clone().open_session(&opts).unwrap();
+    assert_eq!(batched.n_batch(), n_ctx * n_seq);
+    let prompts: Vec<Vec<TokenId>> = (0..n_seq)
+        .map(|i| {
+            let text = format!("patient {i}: douleur thoracique, tension");
+            let mut t = model.tokenize(&text, true, false).unwrap();
+            t.truncate(24);
+            t
+        })
+        .collect();
+    let total: usize = prompts.iter().map(Vec::len).sum();
+    assert!(
+        total > n_ctx,
+        "{total} prompt tokens must exceed one slot's window"
+    );
+    let mut batch = Vec::new();
+    let mut last = Vec::new();
+    for (seq, p) in prompts.iter().enumerate() {
+        for (pos, &token) in p.iter().enumerate() {
+            let logits = pos + 1 == p.len();
+            if logits {
+                last.push(batch.len());
+            }
+            batch.push(BatchToken {
+                seq,
+                token,
+                pos,
+                logits,
+            });
+        }
+    }
+    batched.decode_batch(&batch).unwrap();
+    let mut single = model
+        .clone()
+        .open_session(&SessionOptions { n_seq: 1, ..opts })
+        .unwrap();
+    for (p, &idx) in prompts.iter().zip(&last) {
+        single.clear();
+        let alone = single.feed(p).unwrap().to_vec();
+        let packed = batched.batch_logits(idx);
+        let argmax = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+        assert_eq!(argmax(&alone), argmax(packed));
+        let diff = alone
+            .iter()
+            .zip(packed)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-2, "max logit difference {diff}");
+    }
+}

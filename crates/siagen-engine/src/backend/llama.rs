@@ -110,19 +110,24 @@ impl BackendModel for LlamaCppModel {
     fn open_session(self: Arc<Self>, opts: &SessionOptions) -> Result<Box<dyn Session>> {
         let backend = global_backend()?;
         let n_ctx = opts.n_ctx.max(8);
-        // Embedding sessions evaluate each text in a single micro-batch
-        // (non-causal encoders require it), so the batch spans the context.
-        let n_batch = if opts.embeddings {
-            n_ctx
-        } else {
-            opts.n_batch.clamp(1, n_ctx)
-        };
-        let threads = opts.threads.max(1) as i32;
         let n_seq = if opts.embeddings {
             1
         } else {
             opts.n_seq.max(1)
         };
+        // Embedding sessions evaluate each text in a single micro-batch
+        // (non-causal encoders require it), so the batch spans the context.
+        // A generative batch spans the sequences (the prompts of several new
+        // slots go into one decode), so it is bounded by the whole cache, not
+        // by one slot's window: clamping to `n_ctx` cut the 512-token batch of
+        // 8 slots x 256 tokens to 256, and 8 prompts of 64 tokens took three
+        // rounds instead of two.
+        let n_batch = if opts.embeddings {
+            n_ctx
+        } else {
+            opts.n_batch.clamp(1, n_ctx * n_seq)
+        };
+        let threads = opts.threads.max(1) as i32;
         // With a non-unified KV cache llama.cpp gives each sequence
         // n_ctx / n_seq cells, so every slot gets the full context window.
         let mut params = LlamaContextParams::default()
