@@ -154,18 +154,25 @@ fn audit_actions(s: &Server, token: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-#[test]
-fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
+/// A server with the tiny local model and the corpus, whose answering model `scribe` is the
+/// recording upstream above; `config` opens its siagen.toml.
+fn server_with_scribe(config: &str) -> (Server, Scribe) {
     let (url, scribe) = start_scribe();
     let s = Server::start_with(|dir| {
         write_tiny_long(dir);
         write_corpus(dir);
         std::fs::write(
             dir.join("siagen.toml"),
-            format!("[[upstreams]]\nmodel = \"scribe\"\nurl = \"{url}\"\noperator = \"Prestataire\"\njurisdiction = \"EU\"\n"),
+            format!("{config}\n[[upstreams]]\nmodel = \"scribe\"\nurl = \"{url}\"\noperator = \"Prestataire\"\njurisdiction = \"EU\"\n"),
         )
         .unwrap();
     });
+    (s, scribe)
+}
+
+#[test]
+fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
+    let (s, scribe) = server_with_scribe("");
     let alice = s.user("alice", "clinician");
     let bob = s.user("bob", "validator,clinician");
     let admin_tok = {
@@ -477,16 +484,7 @@ fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
 /// audited generation each); contradictions still decide the verdict whatever it says.
 #[test]
 fn entailment_model_is_asked_about_each_cited_pair() {
-    let (url, scribe) = start_scribe();
-    let s = Server::start_with(|dir| {
-        write_tiny_long(dir);
-        write_corpus(dir);
-        std::fs::write(
-            dir.join("siagen.toml"),
-            format!("kb_entailment_model = \"tiny-long\"\n\n[[upstreams]]\nmodel = \"scribe\"\nurl = \"{url}\"\noperator = \"Prestataire\"\njurisdiction = \"EU\"\n"),
-        )
-        .unwrap();
-    });
+    let (s, scribe) = server_with_scribe("kb_entailment_model = \"tiny-long\"");
     let alice = s.user("alice", "clinician");
     let v: Value = s
         .post(
@@ -543,16 +541,7 @@ fn siagen_sha(text: &str) -> String {
 /// the ask is audited with the reranker's name (ids and hashes only).
 #[test]
 fn reranker_model_reorders_the_passages_of_an_ask() {
-    let (url, scribe) = start_scribe();
-    let s = Server::start_with(|dir| {
-        write_tiny_long(dir);
-        write_corpus(dir);
-        std::fs::write(
-            dir.join("siagen.toml"),
-            format!("kb_reranker_model = \"tiny-long\"\n\n[[upstreams]]\nmodel = \"scribe\"\nurl = \"{url}\"\noperator = \"Prestataire\"\njurisdiction = \"EU\"\n"),
-        )
-        .unwrap();
-    });
+    let (s, scribe) = server_with_scribe("kb_reranker_model = \"tiny-long\"");
     let alice = s.user("alice", "clinician");
     let v: Value = s
         .post(
