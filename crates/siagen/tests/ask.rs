@@ -56,28 +56,15 @@ async fn scribe_chat(State(r): State<Scribe>, body: String) -> axum::response::R
 fn start_scribe() -> (String, Scribe) {
     let rec = Scribe::default();
     let state = rec.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new()
-                .route("/v1/chat/completions", axum::routing::post(scribe_chat))
-                .route(
-                    "/v1/models",
-                    axum::routing::get(|| async {
-                        axum::Json(json!({ "object": "list", "data": [] }))
-                    }),
-                )
-                .with_state(state);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (format!("http://{}/v1", rx.recv().unwrap()), rec)
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(scribe_chat))
+        .route(
+            "/v1/models",
+            axum::routing::get(|| async { axum::Json(json!({ "object": "list", "data": [] })) }),
+        )
+        .with_state(state);
+    let addr = serve_in_background(app);
+    (format!("http://{addr}/v1"), rec)
 }
 
 fn meta(title: &str, licence: &str) -> DocMeta {

@@ -104,25 +104,14 @@ fn start_hub(file: Vec<u8>) -> (String, Hub) {
         ranges: Arc::default(),
     };
     let state = hub.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = axum::Router::new()
-                .route(
-                    "/{org}/{repo}/resolve/{rev}/{file}",
-                    axum::routing::get(resolve).head(resolve),
-                )
-                .with_state(state);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (format!("http://{}", rx.recv().unwrap()), hub)
+    let app = axum::Router::new()
+        .route(
+            "/{org}/{repo}/resolve/{rev}/{file}",
+            axum::routing::get(resolve).head(resolve),
+        )
+        .with_state(state);
+    let addr = serve_in_background(app);
+    (format!("http://{addr}"), hub)
 }
 
 #[test]

@@ -232,3 +232,21 @@ pub fn problem(r: Response, status: u16) -> String {
         .starts_with("urn:siagen:problem:"));
     v["detail"].as_str().unwrap().to_string()
 }
+
+/// Serves `app` on a loopback port from a thread of its own (a peer the tests stand up: an
+/// OpenAI-compatible upstream, a model hub) and returns its address once it listens.
+pub fn serve_in_background(app: axum::Router) -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
