@@ -45,5 +45,5 @@ mod vectors;
 
 pub use error::{KbError, Result};
 pub use kb::{Kb, KbOptions};
-pub use rerank::{Reranker, DEFAULT_RERANK_DEPTH};
+pub use rerank::{yes_share, Reranker, DEFAULT_RERANK_DEPTH};
 pub use types::*;

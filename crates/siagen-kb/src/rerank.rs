@@ -30,6 +30,22 @@ pub(crate) fn order(scores: &[f32]) -> Vec<usize> {
     idx
 }
 
+/// P(yes) / (P(yes) + P(no)) over a model's most likely next tokens, each given as whether it
+/// answers yes (`Some(true)`), no (`Some(false)`) or neither (`None`), with its log-probability;
+/// `None` when neither answer is among them. How a one-token « oui ou non » question to a chat
+/// model becomes a score, for the reranker and for the entailment check alike.
+pub fn yes_share(top: impl IntoIterator<Item = (Option<bool>, f64)>) -> Option<f32> {
+    let (mut yes, mut no) = (0.0f64, 0.0f64);
+    for (answer, logprob) in top {
+        match answer {
+            Some(true) => yes += logprob.exp(),
+            Some(false) => no += logprob.exp(),
+            None => {}
+        }
+    }
+    (yes + no > 0.0).then(|| (yes / (yes + no)) as f32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::order;

@@ -587,18 +587,15 @@ async fn entailment_scores(
 /// P(« oui ») / (P(« oui ») + P(« non »)) among the first token's top log-probabilities.
 fn yes_probability(chat: &Value) -> Option<f32> {
     let top = chat.pointer("/choices/0/logprobs/content/0/top_logprobs")?;
-    let (mut yes, mut no) = (0.0f64, 0.0f64);
-    for t in top.as_array()? {
+    siagen_kb::yes_share(top.as_array()?.iter().map(|t| {
         let word = siagen_kb::claim::fold(t["token"].as_str().unwrap_or("").trim());
-        let p = t["logprob"].as_f64().unwrap_or(f64::NEG_INFINITY).exp();
-        let word = word.trim_matches(|c: char| !c.is_alphanumeric());
-        if word == "oui" || word == "yes" {
-            yes += p;
-        } else if word == "non" || word == "no" {
-            no += p;
-        }
-    }
-    (yes + no > 0.0).then(|| (yes / (yes + no)) as f32)
+        let answer = match word.trim_matches(|c: char| !c.is_alphanumeric()) {
+            "oui" | "yes" => Some(true),
+            "non" | "no" => Some(false),
+            _ => None,
+        };
+        (answer, t["logprob"].as_f64().unwrap_or(f64::NEG_INFINITY))
+    }))
 }
 
 /// Splits the answer into sentences, parses their citations and checks each one.

@@ -278,14 +278,16 @@ impl EngineReranker {
 
 /// P(oui) / (P(oui) + P(non)) among `top`, or `None` when neither is there.
 fn yes_share(top: &[TopLogprob], yes: &[TokenId], no: &[TokenId]) -> Option<f32> {
-    let mass = |ids: &[TokenId]| -> f64 {
-        top.iter()
-            .filter(|t| ids.contains(&t.id))
-            .map(|t| f64::from(t.logprob).exp())
-            .sum()
-    };
-    let (y, n) = (mass(yes), mass(no));
-    (y + n > 0.0).then(|| (y / (y + n)) as f32)
+    siagen_kb::yes_share(top.iter().map(|t| {
+        let answer = if yes.contains(&t.id) {
+            Some(true)
+        } else if no.contains(&t.id) {
+            Some(false)
+        } else {
+            None
+        };
+        (answer, f64::from(t.logprob))
+    }))
 }
 
 impl Reranker for EngineReranker {
