@@ -187,15 +187,30 @@ impl KeyRing {
     }
 
     /// Adds a fresh key that marks new generations from now on; the others are kept for
-    /// detection. The file is replaced atomically (written beside it, then renamed).
+    /// detection. Rotations serialise on `keys/.mark.lock` and start from the file as it is
+    /// now, not from this ring's copy: a ring loaded before another process rotated must not
+    /// write its stale list back, which would drop a key and orphan every text it marked. The
+    /// file is replaced atomically (written beside it, synced, renamed, directory synced).
     pub fn rotate(&mut self) -> Result<&MarkKey, MarkError> {
-        let mut keys = self.keys.clone();
+        let dir = self.path.parent().expect("key file has a directory");
+        let lock_path = dir.join(".mark.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        lock.lock().map_err(io(&lock_path))?;
+        let mut keys = Self::load(&self.path)?.keys;
         keys.iter_mut().for_each(|k| k.marks = false);
         keys.push(MarkKey::generate());
-        let dir = self.path.parent().expect("key file has a directory");
         let tmp = temp_name(dir, "rotate");
         write_new(&tmp, &keys)?;
         std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+        drop(lock);
         self.keys = keys;
         Ok(self.keys.last().expect("just pushed"))
     }
@@ -249,6 +264,34 @@ mod tests {
         assert_eq!(again.keys().len(), 2);
         assert_eq!(again.marking_key().unwrap().id, new);
         assert!(!format!("{:?}", again.keys()[0]).contains(&hex::encode(again.keys()[0].secret)));
+    }
+
+    /// Rings loaded before another rotation, and rotations racing in threads, lose no key.
+    #[test]
+    fn concurrent_rotations_keep_every_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stale = KeyRing::open_or_create(dir.path()).unwrap();
+        let mut other = KeyRing::open_or_create(dir.path()).unwrap();
+        let k2 = other.rotate().unwrap().id.clone();
+        let k3 = stale.rotate().unwrap().id.clone();
+        assert_eq!(stale.keys().len(), 3, "the stale ring re-read the file");
+        assert!(stale.keys().iter().any(|k| k.id == k2));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let d = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let mut r = KeyRing::open_or_create(&d).unwrap();
+                    r.rotate().unwrap().id.clone()
+                })
+            })
+            .collect();
+        let added: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let ring = KeyRing::load(&key_file(dir.path())).unwrap();
+        assert_eq!(ring.keys().len(), 11);
+        for id in added.iter().chain([&k2, &k3]) {
+            assert!(ring.keys().iter().any(|k| &k.id == id), "{id} lost");
+        }
+        assert_eq!(ring.keys().iter().filter(|k| k.marks).count(), 1);
     }
 
     #[test]
