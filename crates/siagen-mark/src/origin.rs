@@ -323,6 +323,38 @@ impl OriginMap {
         }
     }
 
+    /// A map from consecutive passages of `text` (character ranges, in order, covering it):
+    /// empty passages are dropped and neighbours of one origin merged. Says what is wrong when
+    /// the passages do not cover the text exactly.
+    pub fn from_passages(
+        text: &str,
+        passages: impl IntoIterator<Item = (Range<usize>, Origin)>,
+    ) -> Result<OriginMap, String> {
+        let mut spans: Vec<Span> = Vec::new();
+        for (r, origin) in passages {
+            if r.start > r.end {
+                return Err(format!("passage {}..{} is reversed", r.start, r.end));
+            }
+            if r.start == r.end {
+                continue;
+            }
+            match spans.last_mut() {
+                Some(last) if last.origin == origin && last.end == r.start => last.end = r.end,
+                _ => spans.push(Span {
+                    start: r.start,
+                    end: r.end,
+                    origin,
+                }),
+            }
+        }
+        let map = OriginMap {
+            unit: OffsetUnit::Char,
+            spans,
+        };
+        map.check(text)?;
+        Ok(map)
+    }
+
     /// The map of a first revision by `author`.
     pub fn first(text: &str, author: &Author) -> OriginMap {
         Self::uniform(text, Origin::of(author))
@@ -564,6 +596,36 @@ mod tests {
 
     fn human(u: i64) -> Author {
         Author::Human { user_id: u }
+    }
+
+    #[test]
+    fn passages_are_merged_and_must_cover_the_text() {
+        let text = "Q : é ?\nRéponse.\nSources";
+        let (h, m) = (Origin::of(&human(7)), Origin::of(&model("g1")));
+        let map = OriginMap::from_passages(
+            text,
+            [
+                (0..8, h.clone()),
+                (8..8, m.clone()),
+                (8..16, m.clone()),
+                (16..24, h.clone()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            parts(text, &map),
+            [
+                ("Q : é ?\n".into(), "human:7".into()),
+                ("Réponse.".into(), "machine:g1".into()),
+                ("\nSources".into(), "human:7".into())
+            ]
+        );
+        let merged = OriginMap::from_passages(text, [(0..5, h.clone()), (5..24, h.clone())]);
+        assert_eq!(merged.unwrap().spans.len(), 1);
+        let gap = OriginMap::from_passages(text, [(0..5, h.clone()), (6..24, m.clone())]);
+        assert!(gap.unwrap_err().contains("starts at 6"));
+        let short = OriginMap::from_passages(text, [(0..5, h)]);
+        assert!(short.unwrap_err().contains("covers 5 characters"));
     }
 
     /// The text of each span with its kind (and generation or user), for readable assertions.

@@ -652,9 +652,13 @@ pub(crate) struct SaveBody {
     pub(crate) patient_ref: Option<String>,
 }
 
-/// The text of a saved answer: the question, the answer with its markers, the numbered sources.
-fn document_text(question: &str, a: &AskAnswer) -> String {
-    let mut t = format!("Question : {question}\n\n{}\n\nSources :\n", a.answer);
+/// The text of a saved answer: the question, the answer with its markers, the numbered sources;
+/// and the characters of the answer in it (the model's; the rest is not generated text).
+fn document_text(question: &str, a: &AskAnswer) -> (String, std::ops::Range<usize>) {
+    let head = format!("Question : {question}\n\n");
+    let start = head.chars().count();
+    let answer = start..start + a.answer.chars().count();
+    let mut t = format!("{head}{}\n\nSources :\n", a.answer);
     for s in &a.sources {
         let mut line = format!("[{}] {}", s.n, source_label(s));
         if let Some(p) = &s.publisher {
@@ -670,7 +674,7 @@ fn document_text(question: &str, a: &AskAnswer) -> String {
         t.push_str(&line);
         t.push('\n');
     }
-    t
+    (t, answer)
 }
 
 /// Saves a recent answer as a draft « réponse sourcée »; returns the document and its sources.
@@ -694,7 +698,7 @@ pub(crate) async fn save_answer(
                 ),
             )
         })?;
-    let text = document_text(&question, &a);
+    let (text, answer_chars) = document_text(&question, &a);
     let new = NewDocument {
         kind: DocumentKind::ReponseSourcee,
         title: body.title,
@@ -720,7 +724,8 @@ pub(crate) async fn save_answer(
         .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
         .collect();
     let store = state.store.clone();
-    let view = blocking(move || store.create_sourced_answer(&actor, new, &rows)).await?;
+    let view =
+        blocking(move || store.create_sourced_answer(&actor, new, &rows, answer_chars)).await?;
     Ok((view, a.sources))
 }
 
@@ -809,7 +814,7 @@ mod tests {
             ]
         );
         assert_eq!(summary(&out)["unsupported"], 2);
-        let doc = document_text(
+        let (doc, answer) = document_text(
             "Quelle dose ?",
             &AskAnswer {
                 question_sha256: String::new(),
@@ -827,5 +832,8 @@ mod tests {
             },
         );
         assert!(doc.contains("[1] Guide 1, p. 1 — licence : Licence Ouverte 2.0"));
+        let chars: Vec<char> = doc.chars().collect();
+        let answer: String = chars[answer].iter().collect();
+        assert_eq!(answer, "Réponse [1].");
     }
 }

@@ -766,19 +766,22 @@ fn set_state(conn: &Connection, doc_id: i64, state: DocState, at: &str) -> Resul
 impl Store {
     /// Creates a document with its first revision, as a draft (clinicians).
     pub fn create_document(&self, actor: &Actor, new: NewDocument) -> Result<DocumentView> {
-        self.create_with_sources(actor, new, &[])
+        self.create_with_sources(actor, new, &[], None)
     }
 
     /// Creates a draft « réponse sourcée » and records its numbered sources (`sources[i]` is
     /// `[i + 1]`) in the same transaction, so that a crash can leave neither a sourced answer
     /// without its sources nor sources without their answer. Each source is a JSON object with
     /// at least `chunk_id` and `licence` (the store keeps it opaque: it does not know the
-    /// knowledge base).
+    /// knowledge base). `answer_chars` are the characters of the text the model wrote (the
+    /// answer); the question and the list of sources around it are the clinician's in the
+    /// origin map, not machine text.
     pub fn create_sourced_answer(
         &self,
         actor: &Actor,
         new: NewDocument,
         sources: &[Value],
+        answer_chars: std::ops::Range<usize>,
     ) -> Result<DocumentView> {
         if new.kind != DocumentKind::ReponseSourcee {
             return Err(StoreError::Invalid(
@@ -800,14 +803,26 @@ impl Store {
                 ));
             }
         }
-        self.create_with_sources(actor, new, sources)
+        let len = new.text.chars().count();
+        if new.generated_by.is_none()
+            || answer_chars.start > answer_chars.end
+            || answer_chars.end > len
+        {
+            return Err(StoreError::Invalid(format!(
+                "the answer of a sourced answer must be a model's, at characters within 0..{len}"
+            )));
+        }
+        self.create_with_sources(actor, new, sources, Some(answer_chars))
     }
 
+    /// `machine`: the characters a model wrote, when not the whole text (the rest is the
+    /// creating user's).
     fn create_with_sources(
         &self,
         actor: &Actor,
         new: NewDocument,
         sources: &[Value],
+        machine: Option<std::ops::Range<usize>>,
     ) -> Result<DocumentView> {
         let user = self.authorize(actor, "document.create", "document:?", |a| {
             a.require_human(Role::Clinician)
@@ -822,7 +837,23 @@ impl Store {
             )?
             .execute(params![new.kind.as_str(), new.title.trim(), new.patient_ref, user, at])?;
             let doc_id = tx.last_insert_rowid();
-            let origin_map = OriginMap::first(&new.text, &writer(user, &new.generated_by));
+            let author = writer(user, &new.generated_by);
+            let origin_map = match machine {
+                None => OriginMap::first(&new.text, &author),
+                Some(m) => {
+                    let person = origin::Origin::Human { user_id: user };
+                    let len = new.text.chars().count();
+                    OriginMap::from_passages(
+                        &new.text,
+                        [
+                            (0..m.start, person.clone()),
+                            (m.clone(), origin::Origin::of(&author)),
+                            (m.end..len, person),
+                        ],
+                    )
+                    .map_err(StoreError::Invalid)?
+                }
+            };
             let (rev, hash) = insert_revision(
                 tx,
                 doc_id,
@@ -1359,12 +1390,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(StoreConfig::new(dir.path())).unwrap();
         let alice = person(&store, "alice", Role::Clinician);
+        let text = "Question : Dose ?\n\nLa dose maximale est de 4 g par jour [1].\n\nSources :\n[1] RCP\n";
+        let answer_start = "Question : Dose ?\n\n".chars().count();
+        let answer_end = answer_start + "La dose maximale est de 4 g par jour [1].".chars().count();
         let answer = |kind| NewDocument {
             kind,
             title: "Paracétamol".into(),
             patient_ref: "general".into(),
-            text: "La dose maximale est de 4 g par jour [1].".into(),
-            generated_by: None,
+            text: text.into(),
+            generated_by: Some(ModelAuthor {
+                model: "tiny".into(),
+                version: "v1".into(),
+                parameters: json!({}),
+                seed: None,
+                prompt_sha256: None,
+                generation_id: None,
+            }),
         };
         let source = json!({ "chunk_id": "c-1", "licence": "Licence Ouverte 2.0", "page": 3 });
         let count = |table: &str| -> i64 {
@@ -1372,27 +1413,65 @@ mod tests {
             conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
                 .unwrap()
         };
-        // Refused before anything is written: no sources, a source without licence, another kind.
-        for (kind, sources) in [
-            (DocumentKind::ReponseSourcee, vec![]),
+        let span = answer_start..answer_end;
+        let len = text.chars().count();
+        // Refused before anything is written: no sources, a source without licence, another
+        // kind, an answer beyond the text, a human "answer".
+        let human = NewDocument {
+            generated_by: None,
+            ..answer(DocumentKind::ReponseSourcee)
+        };
+        for (new, sources, span) in [
+            (answer(DocumentKind::ReponseSourcee), vec![], span.clone()),
             (
-                DocumentKind::ReponseSourcee,
+                answer(DocumentKind::ReponseSourcee),
                 vec![json!({ "chunk_id": "c-1" })],
+                span.clone(),
             ),
-            (DocumentKind::LettreLiaison, vec![source.clone()]),
+            (
+                answer(DocumentKind::LettreLiaison),
+                vec![source.clone()],
+                span.clone(),
+            ),
+            (
+                answer(DocumentKind::ReponseSourcee),
+                vec![source.clone()],
+                0..len + 1,
+            ),
+            (human, vec![source.clone()], span.clone()),
         ] {
             let err = store
-                .create_sourced_answer(&alice, answer(kind), &sources)
+                .create_sourced_answer(&alice, new, &sources, span)
                 .unwrap_err();
             assert!(err.is_user_error(), "{err}");
         }
         assert_eq!((count("documents"), count("document_sources")), (0, 0));
         let view = store
-            .create_sourced_answer(&alice, answer(DocumentKind::ReponseSourcee), &[source])
+            .create_sourced_answer(
+                &alice,
+                answer(DocumentKind::ReponseSourcee),
+                &[source],
+                span,
+            )
             .unwrap();
         assert_eq!((count("documents"), count("document_sources")), (1, 1));
         let kept = store.document_sources(&alice, view.id).unwrap();
         assert_eq!(kept[0]["page"], 3);
+        // Only the answer is machine text; the question and the sources are the clinician's.
+        let map = &view.current_revision.origin_map;
+        let kinds: Vec<(usize, usize, &str)> = map
+            .spans
+            .iter()
+            .map(|s| (s.start, s.end, s.origin.kind()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (0, answer_start, "human"),
+                (answer_start, answer_end, "machine"),
+                (answer_end, len, "human")
+            ]
+        );
     }
 
     #[test]

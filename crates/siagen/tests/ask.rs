@@ -416,6 +416,24 @@ fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
         generation_id.as_str()
     );
     assert_eq!(doc["sources"][0]["licence"], "Licence Ouverte 2.0");
+    // Provenance: only the answer is machine text; the question and the source list are not.
+    let chars: Vec<char> = text.chars().collect();
+    let spans: Vec<(String, String)> = doc["current_revision"]["origin_map"]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sp| {
+            let (a, b) = (sp["start"].as_u64().unwrap(), sp["end"].as_u64().unwrap());
+            (
+                sp["origin"]["kind"].as_str().unwrap().to_string(),
+                chars[a as usize..b as usize].iter().collect(),
+            )
+        })
+        .collect();
+    assert_eq!(spans.len(), 3, "{spans:?}");
+    assert_eq!(spans[1], ("machine".to_string(), SCRIPTED.to_string()));
+    assert!(spans[0].0 == "human" && spans[0].1.starts_with("Question : "));
+    assert!(spans[2].0 == "human" && spans[2].1.contains("Sources :"));
     let id = doc["id"].as_i64().unwrap();
     // The sources as data, beside the document.
     let v: Value = s
