@@ -39,6 +39,18 @@ run("questions", async (page, errors) => {
   check((await page.locator("body", { hasText: "Licence Ouverte 2.0" }).count()) >= 1, "sources kept in the draft");
   await shot(page, "41-reponse-sourcee.png");
 
+  step("other model");
+  await page.goto(`${BASE}/questions`);
+  const models = await page.locator("#model option").evaluateAll((els) => els.map((e) => e.value));
+  check(models.join(",") === "tiny-long,tiny-second", `installed models offered: ${models}`);
+  check((await page.locator("#model").inputValue()) === "tiny-long", "default model first");
+  await page.selectOption("#model", "tiny-second");
+  await page.fill("#question", "Quelle est la dose maximale de paracétamol chez l'adulte ?");
+  await Promise.all([page.waitForLoadState("load"), page.click("#btn-ask")]);
+  check((await page.locator("#answer[data-covered=true]").count()) === 1, "answered by the chosen model");
+  check((await page.locator("#answer", { hasText: "Modèle : tiny-second" }).count()) === 1, "chosen model named");
+  check((await page.locator("#model").inputValue()) === "tiny-second", "choice kept in the form");
+
   step("not covered");
   await page.goto(`${BASE}/questions`);
   await page.fill("#question", "Quel est le calendrier des marées à Brest en juillet ?");

@@ -262,7 +262,8 @@ fn assistant_pseudonymisation_and_energy_in_chromium() {
 }
 
 /// « Questions au corpus » in Chromium: a sourced answer with verdicts and licensed sources,
-/// saved as a draft « réponse sourcée »; a question the corpus does not cover is refused.
+/// saved as a draft « réponse sourcée »; another installed model chosen on the page answers; a
+/// question the corpus does not cover is refused.
 #[test]
 fn sourced_answers_page_in_chromium() {
     let s = Server::start_with(|d| {
@@ -274,6 +275,17 @@ fn sourced_answers_page_in_chromium() {
             &siagen_engine::testmodel::TinyConfig {
                 name: "tiny-long".into(),
                 context_length: 2048,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        // A second model, to choose on the page.
+        siagen_engine::testmodel::write_tiny_llama(
+            &models.join("tiny-second.gguf"),
+            &siagen_engine::testmodel::TinyConfig {
+                name: "tiny-second".into(),
+                context_length: 2048,
+                seed: 7,
                 ..Default::default()
             },
         )

@@ -20,7 +20,7 @@ use siagen_store::{DocumentKind, ModelAuthor, NewDocument};
 const TITLE: &str = "Assistant";
 
 /// The local chat models (embedding models cannot answer).
-async fn chat_models(state: &AppState) -> Vec<siagen_engine::ModelInfo> {
+pub(crate) async fn chat_models(state: &AppState) -> Vec<siagen_engine::ModelInfo> {
     let Some(engine) = state.services.engine.clone() else {
         return Vec::new();
     };

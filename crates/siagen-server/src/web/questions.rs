@@ -38,7 +38,54 @@ async fn collection_names(state: &AppState, sess: &WebSession) -> Vec<String> {
         .collect()
 }
 
-fn form_html(sess: &WebSession, collections: &[String], question: &str, chosen: &str) -> String {
+/// Models that can answer: the local chat models, then the upstreams' (by name). The first is
+/// what the API uses when none is named.
+async fn answer_models(state: &AppState) -> Vec<String> {
+    let mut names: Vec<String> = super::assistant::chat_models(state)
+        .await
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    if let Some(u) = &state.services.upstreams {
+        for (name, _) in u.models() {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// The form's choices and values.
+struct FormState<'a> {
+    collections: &'a [String],
+    models: &'a [String],
+    question: &'a str,
+    collection: &'a str,
+    model: &'a str,
+}
+
+fn form_html(sess: &WebSession, f: &FormState<'_>) -> String {
+    let (collections, question, chosen) = (f.collections, f.question, f.collection);
+    let mut model_opts = String::new();
+    for (i, m) in f.models.iter().enumerate() {
+        let sel = if m == f.model || (f.model.is_empty() && i == 0) {
+            " selected"
+        } else {
+            ""
+        };
+        model_opts.push_str(&format!(
+            r#"<option value="{v}"{sel}>{v}</option>"#,
+            v = esc(m)
+        ));
+    }
+    let model_field = if f.models.len() > 1 {
+        format!(
+            r#"<div class="field narrow"><label for="model">Modèle</label><select id="model" name="model">{model_opts}</select></div>"#
+        )
+    } else {
+        String::new()
+    };
     let mut opts = String::new();
     for c in collections {
         let sel = if c == chosen { " selected" } else { "" };
@@ -56,6 +103,7 @@ fn form_html(sess: &WebSession, collections: &[String], question: &str, chosen: 
         r#"<form method="post" action="/questions" class="stack wide" id="ask-form">
 {csrf}
 <div class="field narrow"><label for="collection">Collection</label><select id="collection" name="collection" required>{opts}</select>{none}</div>
+{model_field}
 <div class="field"><label for="question">Question</label>
 <textarea id="question" name="question" rows="3" maxlength="4000" required aria-describedby="question-hint">{q}</textarea>
 <p class="hint" id="question-hint">Les données identifiantes éventuelles sont pseudonymisées avant d'atteindre le modèle.</p></div>
@@ -188,8 +236,16 @@ pub(crate) async fn form(State(state): State<AppState>, sess: WebSession) -> Res
         return r;
     }
     let collections = collection_names(&state, &sess).await;
+    let models = answer_models(&state).await;
     let first = collections.first().cloned().unwrap_or_default();
-    let body = format!("{}{}", intro(), form_html(&sess, &collections, "", &first));
+    let form = FormState {
+        collections: &collections,
+        models: &models,
+        question: "",
+        collection: &first,
+        model: "",
+    };
+    let body = format!("{}{}", intro(), form_html(&sess, &form));
     html(
         StatusCode::OK,
         page(TITLE, Some(&sess), "/questions", &body),
@@ -204,6 +260,9 @@ pub(crate) struct AskForm {
     question: String,
     #[serde(default)]
     collection: String,
+    /// Empty: the default model.
+    #[serde(default)]
+    model: String,
 }
 
 /// French message of an API error response (problem+json).
@@ -219,6 +278,9 @@ async fn problem_message(resp: Response) -> (StatusCode, String) {
             "Cette collection n'existe pas ou ne vous est pas accessible.".to_string()
         }
         t if t.ends_with("no-kb") => "Aucune base documentaire n'est configurée.".to_string(),
+        t if t.ends_with("unknown-model") => {
+            "Ce modèle n'est pas disponible : choisissez-en un autre dans la liste.".to_string()
+        }
         t if t.ends_with("no-model") || t.ends_with("no-engine") => {
             "Aucun modèle de langage n'est installé : un administrateur doit en ajouter un."
                 .to_string()
@@ -240,12 +302,20 @@ pub(crate) async fn ask(
         return r;
     }
     let collections = collection_names(&state, &sess).await;
+    let models = answer_models(&state).await;
     let render = |status: StatusCode, error: Option<&str>, result: &str| {
+        let form = FormState {
+            collections: &collections,
+            models: &models,
+            question: &f.question,
+            collection: &f.collection,
+            model: f.model.trim(),
+        };
         let body = format!(
             "{}{}{}{}",
             intro(),
             error_banner(error),
-            form_html(&sess, &collections, &f.question, &f.collection),
+            form_html(&sess, &form),
             result
         );
         html(status, page(TITLE, Some(&sess), "/questions", &body))
@@ -261,7 +331,7 @@ pub(crate) async fn ask(
         question: f.question.clone(),
         collection: f.collection.clone(),
         k: None,
-        model: None,
+        model: Some(f.model.trim().to_string()).filter(|m| !m.is_empty()),
         max_tokens: None,
     };
     match crate::ask::answer(&state, sess.actor.clone(), &HeaderMap::new(), body).await {
