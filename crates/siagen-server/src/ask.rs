@@ -23,8 +23,9 @@
 //!    verdict counts), never the question or the answer.
 //!
 //! Saving takes the generation id of an answer given to the same person in the last
-//! [`RECENT_TTL`]: the server keeps its recent answers in memory, so the saved text and sources
-//! are the ones the model and the retrieval produced, not what a client sends back.
+//! [`RECENT_TTL`]: the server keeps each answer in the store (`Store::audit_with_pending`, in the
+//! transaction of the ask's audit entry), so the saved text and sources are the ones the model
+//! and the retrieval produced, not what a client sends back, and a restart loses none.
 
 use crate::auth::Auth;
 use crate::problem::{ApiJson, Problem};
@@ -37,16 +38,14 @@ use serde_json::{json, Value};
 use siagen_kb::claim::{Check, Entailment, Passages, Verdict};
 use siagen_kb::{Hit, KbError, SearchQuery, Viewer};
 use siagen_store::{Actor, DocumentKind, ModelAuthor, NewDocument};
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::Duration;
 
 /// The answer when retrieval finds nothing relevant enough.
 pub(crate) const NOT_COVERED: &str = "Le corpus ne couvre pas cette question.";
 
 /// How long an answer can be saved after it was given.
 pub(crate) const RECENT_TTL: Duration = Duration::from_secs(2 * 3600);
-const RECENT_MAX: usize = 512;
 const MAX_QUESTION_CHARS: usize = 4000;
 const DEFAULT_K: usize = 6;
 const MAX_K: usize = 20;
@@ -89,7 +88,7 @@ pub(crate) struct SentenceOut {
 }
 
 /// One numbered passage given to the model.
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 pub(crate) struct SourceOut {
     pub(crate) n: usize,
     pub(crate) title: String,
@@ -128,43 +127,16 @@ pub(crate) struct AskAnswer {
     pub(crate) summary: Value,
 }
 
-/// An answer kept for saving.
-struct Recent {
-    at: Instant,
-    user_id: i64,
+/// What `/api/ask/save` needs of an answer, kept in the store under its generation id.
+#[derive(Serialize, Deserialize)]
+struct Saveable {
     question: String,
-    answer: AskAnswer,
+    answer: String,
+    sources: Vec<SourceOut>,
+    model: Option<String>,
+    generation_id: String,
     version: String,
     parameters: Value,
-}
-
-static RECENT: Mutex<VecDeque<Recent>> = Mutex::new(VecDeque::new());
-
-fn remember(r: Recent) {
-    let mut q = RECENT.lock().unwrap_or_else(|e| e.into_inner());
-    q.retain(|x| x.at.elapsed() < RECENT_TTL);
-    while q.len() >= RECENT_MAX {
-        q.pop_front();
-    }
-    q.push_back(r);
-}
-
-fn recall(generation_id: &str, user_id: i64) -> Option<(String, AskAnswer, String, Value)> {
-    let q = RECENT.lock().unwrap_or_else(|e| e.into_inner());
-    q.iter()
-        .find(|r| {
-            r.user_id == user_id
-                && r.at.elapsed() < RECENT_TTL
-                && r.answer.generation_id.as_deref() == Some(generation_id)
-        })
-        .map(|r| {
-            (
-                r.question.clone(),
-                r.answer.clone(),
-                r.version.clone(),
-                r.parameters.clone(),
-            )
-        })
 }
 
 fn bad(detail: impl Into<String>) -> Problem {
@@ -470,9 +442,33 @@ pub(crate) async fn answer(
             .map(|r| r.model().to_string()),
         "generation_id": generation_id, "answer_sha256": siagen_store::sha256_hex(&text),
         "verdicts": summary });
-    blocking(move || store.audit_event(&label, "kb.ask", &target, "ok", details))
-        .await
-        .map_err(IntoResponse::into_response)?;
+    // The answer, kept for saving in the transaction of the ask's audit entry.
+    let saveable = match (actor.user_id, &generation_id) {
+        (Some(user_id), Some(g)) => Some((
+            user_id,
+            g.clone(),
+            serde_json::to_value(Saveable {
+                question: question.clone(),
+                answer: text.clone(),
+                sources: sources.clone(),
+                model: Some(model.clone()),
+                generation_id: g.clone(),
+                version: version.clone(),
+                parameters: parameters.clone(),
+            })
+            .map_err(|e| Problem::internal(&e).into_response())?,
+        )),
+        _ => None,
+    };
+    let ttl = chrono::Duration::from_std(RECENT_TTL).expect("a 2-hour TTL");
+    blocking(move || match saveable {
+        Some((user_id, key, payload)) => store.audit_with_pending(
+            &label, "kb.ask", &target, details, user_id, &key, &payload, ttl,
+        ),
+        None => store.audit_event(&label, "kb.ask", &target, "ok", details),
+    })
+    .await
+    .map_err(IntoResponse::into_response)?;
     let out = AskAnswer {
         question_sha256,
         collection,
@@ -487,16 +483,6 @@ pub(crate) async fn answer(
         min_relevance,
         summary,
     };
-    if let Some(user_id) = actor.user_id {
-        remember(Recent {
-            at: Instant::now(),
-            user_id,
-            question,
-            answer: out.clone(),
-            version,
-            parameters,
-        });
-    }
     Ok(out)
 }
 
@@ -654,12 +640,16 @@ pub(crate) struct SaveBody {
 
 /// The text of a saved answer: the question, the answer with its markers, the numbered sources;
 /// and the characters of the answer in it (the model's; the rest is not generated text).
-fn document_text(question: &str, a: &AskAnswer) -> (String, std::ops::Range<usize>) {
+fn document_text(
+    question: &str,
+    answer: &str,
+    sources: &[SourceOut],
+) -> (String, std::ops::Range<usize>) {
     let head = format!("Question : {question}\n\n");
     let start = head.chars().count();
-    let answer = start..start + a.answer.chars().count();
-    let mut t = format!("{head}{}\n\nSources :\n", a.answer);
-    for s in &a.sources {
+    let answer_chars = start..start + answer.chars().count();
+    let mut t = format!("{head}{answer}\n\nSources :\n");
+    for s in sources {
         let mut line = format!("[{}] {}", s.n, source_label(s));
         if let Some(p) = &s.publisher {
             line.push_str(&format!(" — {p}"));
@@ -674,7 +664,7 @@ fn document_text(question: &str, a: &AskAnswer) -> (String, std::ops::Range<usiz
         t.push_str(&line);
         t.push('\n');
     }
-    (t, answer)
+    (t, answer_chars)
 }
 
 /// Saves a recent answer as a draft « réponse sourcée »; returns the document and its sources.
@@ -686,19 +676,23 @@ pub(crate) async fn save_answer(
     let user_id = actor
         .user_id
         .ok_or_else(|| bad("only an account can save an answer"))?;
-    let (question, a, version, parameters) = recall(body.generation_id.trim(), user_id)
+    let key = body.generation_id.trim().to_string();
+    let store = state.store.clone();
+    let k2 = key.clone();
+    let kept = blocking(move || store.pending(user_id, &k2)).await?;
+    let a: Saveable = kept
+        .and_then(|v| serde_json::from_value(v).ok())
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::NOT_FOUND,
                 "unknown-answer",
                 format!(
-                    "no recent answer '{}' of yours to save (answers can be saved for {} hours)",
-                    body.generation_id.trim(),
+                    "no recent answer '{key}' of yours to save (answers can be saved for {} hours)",
                     RECENT_TTL.as_secs() / 3600
                 ),
             )
         })?;
-    let (text, answer_chars) = document_text(&question, &a);
+    let (text, answer_chars) = document_text(&a.question, &a.answer, &a.sources);
     let new = NewDocument {
         kind: DocumentKind::ReponseSourcee,
         title: body.title,
@@ -709,11 +703,11 @@ pub(crate) async fn save_answer(
         text,
         generated_by: Some(ModelAuthor {
             model: a.model.clone().unwrap_or_default(),
-            version,
-            parameters,
+            version: a.version,
+            parameters: a.parameters,
             seed: None,
             prompt_sha256: None,
-            generation_id: a.generation_id.clone(),
+            generation_id: Some(a.generation_id),
         }),
     };
     // The sources as data beside the text (the text holds them too, so that a validator reads
@@ -814,23 +808,7 @@ mod tests {
             ]
         );
         assert_eq!(summary(&out)["unsupported"], 2);
-        let (doc, answer) = document_text(
-            "Quelle dose ?",
-            &AskAnswer {
-                question_sha256: String::new(),
-                collection: "c".into(),
-                covered: true,
-                message: None,
-                answer: "Réponse [1].".into(),
-                sentences: out,
-                sources: s,
-                model: None,
-                generation_id: None,
-                best_relevance: 1.0,
-                min_relevance: 0.5,
-                summary: Value::Null,
-            },
-        );
+        let (doc, answer) = document_text("Quelle dose ?", "Réponse [1].", &s);
         assert!(doc.contains("[1] Guide 1, p. 1 — licence : Licence Ouverte 2.0"));
         let chars: Vec<char> = doc.chars().collect();
         let answer: String = chars[answer].iter().collect();

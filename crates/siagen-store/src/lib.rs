@@ -22,6 +22,7 @@ mod documents;
 mod energy;
 mod error;
 mod migrations;
+mod pending;
 mod roles;
 
 pub use accounts::{generate_password, Actor, LoginOutcome, NewUser, Session, TokenInfo, User};

@@ -156,6 +156,21 @@ CREATE TABLE document_sources (
 );
 "#,
     ),
+    // Version 6: results a user may still save as a draft (a sourced answer between /api/ask
+    // and /api/ask/save), so that a restart loses none; they expire.
+    (
+        6,
+        r#"
+CREATE TABLE pending_results (
+    key TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX pending_results_expiry ON pending_results(expires_at);
+"#,
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`.

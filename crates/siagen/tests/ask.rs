@@ -159,7 +159,7 @@ fn server_with_scribe(config: &str) -> (Server, Scribe) {
 
 #[test]
 fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
-    let (s, scribe) = server_with_scribe("");
+    let (mut s, scribe) = server_with_scribe("");
     let alice = s.user("alice", "clinician");
     let bob = s.user("bob", "validator,clinician");
     let admin_tok = {
@@ -460,7 +460,9 @@ fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
     assert_eq!(r.status(), 200, "{}", r.text().unwrap());
     let fin = s.get(&alice, &format!("/api/documents/{id}/final"));
     assert_eq!(fin.status(), 200);
-    // The tiny model's answer can be saved too (its generation is recorded).
+    // The tiny model's answer can be saved too (its generation is recorded), even after a
+    // kill -9 and restart between the answer and the save: answers wait in the database.
+    s.restart();
     let r = s.post(
         &alice,
         "/api/ask/save",
