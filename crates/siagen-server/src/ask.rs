@@ -173,23 +173,6 @@ pub(crate) fn viewer(actor: &Actor) -> Viewer {
     }
 }
 
-/// The question for retrieval: identifiers the shield detects (names, dates, numbers) are blanked
-/// out. They never help find a guideline passage, and unknown words would only lower the
-/// relevance of the passages that answer the question.
-fn without_identifiers(shield: &siagen_shield::Shield, text: &str) -> String {
-    let spans = shield.detect(text);
-    text.chars()
-        .enumerate()
-        .map(|(i, c)| {
-            if spans.iter().any(|s| (s.start..s.end).contains(&i)) {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 /// The default model: the first local chat model.
 async fn default_model(state: &AppState) -> Option<String> {
     let engine = state.services.engine.clone()?;
@@ -308,7 +291,10 @@ pub(crate) async fn answer(
         .unwrap_or(siagen_kb::DEFAULT_RERANK_DEPTH);
     let hits: Vec<Hit> = tokio::task::spawn_blocking(move || {
         let text = match &shield {
-            Some(sh) => without_identifiers(&sh.shield, &typed),
+            // The question for retrieval: identifiers blanked out. They never help find a
+            // guideline passage, and unknown words would only lower the relevance of the
+            // passages that answer the question.
+            Some(sh) => sh.shield.blank_identifiers(&typed),
             None => typed,
         };
         let query = SearchQuery::new(text, &coll, k);

@@ -573,6 +573,26 @@ impl Shield {
         to_char_spans(text, &spans)
     }
 
+    /// `text` with every identifier [`detect`](Shield::detect) finds replaced by spaces, one per
+    /// character (offsets are kept). For search queries bound to a model that may not receive
+    /// identifying data: names, dates and numbers never help find a guideline passage.
+    pub fn blank_identifiers(&self, text: &str) -> String {
+        let spans = self.detect(text);
+        let mut next = spans.iter().peekable();
+        text.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                while next.peek().is_some_and(|s| s.end <= i) {
+                    next.next();
+                }
+                match next.peek() {
+                    Some(s) if s.start <= i => ' ',
+                    _ => c,
+                }
+            })
+            .collect()
+    }
+
     /// Same as [`Shield::detect`] in byte offsets (internal use).
     pub(crate) fn detect_bytes(&self, text: &str) -> Vec<(usize, usize, Label)> {
         let mut c: Vec<Cand> = Vec::new();

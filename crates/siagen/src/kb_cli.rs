@@ -146,6 +146,9 @@ pub enum TeamCmd {
 pub struct EngineEmbedder {
     engine: Arc<siagen_engine::Engine>,
     model: String,
+    /// Set when the local engine may not receive identifying data: queries reach the model with
+    /// the identifiers it detects blanked out (as `/api/ask` and the reranker do).
+    query_shield: Option<siagen_shield::Shield>,
 }
 
 impl EngineEmbedder {
@@ -153,7 +156,14 @@ impl EngineEmbedder {
         EngineEmbedder {
             engine,
             model: model.to_string(),
+            query_shield: None,
         }
+    }
+
+    /// Blanks the identifiers of queries before they reach the model.
+    pub fn blanking_queries(mut self, shield: siagen_shield::Shield) -> EngineEmbedder {
+        self.query_shield = Some(shield);
+        self
     }
 }
 
@@ -163,6 +173,17 @@ impl Embedder for EngineEmbedder {
     }
     fn embed(&self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>, String> {
         let e5 = self.model.to_ascii_lowercase().contains("e5");
+        let blanked: Vec<String>;
+        let texts = match (&self.query_shield, kind) {
+            (Some(shield), EmbedKind::Query) => {
+                blanked = texts
+                    .iter()
+                    .map(|t| shield.blank_identifiers(t).trim().to_string())
+                    .collect();
+                &blanked[..]
+            }
+            _ => texts,
+        };
         let texts: Vec<String> = if e5 {
             let prefix = match kind {
                 EmbedKind::Query => "query: ",
@@ -349,18 +370,7 @@ impl Reranker for BlankedQuery {
         self.inner.model()
     }
     fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>, String> {
-        let spans = self.shield.detect(query);
-        let blanked: String = query
-            .chars()
-            .enumerate()
-            .map(|(i, c)| {
-                if spans.iter().any(|s| (s.start..s.end).contains(&i)) {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect();
+        let blanked = self.shield.blank_identifiers(query);
         self.inner.score(blanked.trim(), passages)
     }
 }
@@ -405,8 +415,16 @@ fn open_kb_with(
             Some(e) => e,
             None => Arc::new(settings.engine()?),
         };
+        let mut embedder = EngineEmbedder::new(engine, model);
+        if !settings
+            .file
+            .engine_may_receive_identifying
+            .unwrap_or(false)
+        {
+            embedder = embedder.blanking_queries(siagen_shield::Shield::new()?);
+        }
         let n = kb
-            .set_embedder(Arc::new(EngineEmbedder::new(engine, model)))
+            .set_embedder(Arc::new(embedder))
             .with_context(|| format!("kb_embedding_model {model:?}"))?;
         if n > 0 {
             eprintln!("embedded {n} passages with {model}");

@@ -354,6 +354,38 @@ fn dense_and_hybrid_with_a_tiny_gguf_embedding_model() {
     assert!(hybrid
         .iter()
         .any(|h| h["dense"].is_number() && h["bm25"].is_number()));
+    // The embedding model never reads the identifiers of a query: naming a patient gives the
+    // dense scores of the same query with them blanked out, unless the local engine may
+    // receive identifying data.
+    let dense_of = |q: &str| -> Vec<(String, f64)> {
+        let mut v: Vec<(String, f64)> = json_lines(&run_ok(
+            dir,
+            &["kb", "search", q, "--mode", "dense", "--json", "-k", "50"],
+        ))
+        .iter()
+        .map(|h| {
+            (
+                h["chunk_id"].as_str().unwrap().to_string(),
+                h["dense"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let identifying = "vaccins vivants chez Mme Jeanne Martin, née le 03/04/1951";
+    let blanked = siagen_shield::Shield::new()
+        .unwrap()
+        .blank_identifiers(identifying);
+    assert!(!blanked.contains("Martin"), "{blanked}");
+    let named = dense_of(identifying);
+    assert_eq!(named, dense_of(&blanked));
+    std::fs::write(
+        dir.join("siagen.toml"),
+        "kb_embedding_model = \"tiny-embed\"\nengine_may_receive_identifying = true\n",
+    )
+    .unwrap();
+    assert_ne!(dense_of(identifying), named);
     // Without the model configured, dense is refused with the key to set.
     std::fs::remove_file(dir.join("siagen.toml")).unwrap();
     let out = cli(dir, &["kb", "search", "vaccins", "--mode", "dense"], &[]);
@@ -447,20 +479,12 @@ fn rerank_with_a_tiny_gguf_chat_model() {
     // patient is scored exactly as the same question with them blanked out...
     let identifying = format!("{QUERY} pour M. Jean-Pierre Dupont, né le 12/03/1948");
     let shield = siagen_shield::Shield::new().unwrap();
-    let spans = shield.detect(&identifying);
-    assert!(!spans.is_empty());
-    let blanked: String = identifying
-        .chars()
-        .enumerate()
-        .map(|(i, c)| {
-            if spans.iter().any(|s| (s.start..s.end).contains(&i)) {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    assert!(!blanked.contains("Dupont"));
+    let blanked = shield.blank_identifiers(&identifying);
+    assert!(
+        !blanked.contains("Dupont") && !blanked.contains("1948"),
+        "{blanked}"
+    );
+    assert_eq!(blanked.chars().count(), identifying.chars().count());
     let rerank_of = |hits: &[Value]| {
         let mut v: Vec<(String, f64)> = hits
             .iter()
