@@ -2,9 +2,9 @@
 //!
 //! FHIR R4 export of a validated document: a `collection` Bundle holding a DocumentReference
 //! (status `current`, docStatus `final`, the validated text as an attachment) and a Provenance
-//! that follows HL7's "AI Transparency on FHIR" guidance: the model as a Device agent of type
-//! `author`, the validating person as a Practitioner agent of type `verifier`, the machine draft
-//! revision as an entity, and the `AIAST` security label on the DocumentReference while
+//! that follows HL7's "AI Transparency on FHIR" guidance: each model whose text the document
+//! holds as a Device agent of type `author`, the validating person as a Practitioner agent of type
+//! `verifier`, each machine revision as an entity, and the `AIAST` security label on the DocumentReference while
 //! machine-written content remains in the text — which the caller reads from the revision's
 //! origin map (machine or machine-then-edited characters left), not from an edit distance.
 //!
@@ -58,8 +58,10 @@ pub struct Export {
     pub validator_id: i64,
     /// Validator account name.
     pub validator_name: String,
-    /// The last machine draft, if a model wrote one.
-    pub machine: Option<ModelInfo>,
+    /// The machine revisions behind the text, oldest first: those whose passages remain in the
+    /// validated text (per its origin map), else the last machine draft; empty when no model
+    /// wrote any revision.
+    pub machines: Vec<ModelInfo>,
     /// Whether machine-written text (unchanged or edited) remains in the validated text,
     /// according to its origin map.
     pub ai_content_remains: bool,
@@ -85,10 +87,11 @@ fn loinc(kind: &str) -> (&'static str, &'static str) {
 pub fn bundle(e: &Export, now: &str) -> Value {
     let doc_id = format!("doc-{}", e.document_id);
     let practitioner_id = format!("user-{}", e.validator_id);
-    let device_id = e
-        .machine
-        .as_ref()
-        .map(|m| format!("model-rev-{}", m.revision_id));
+    let device_ids: Vec<String> = e
+        .machines
+        .iter()
+        .map(|m| format!("model-rev-{}", m.revision_id))
+        .collect();
     let (code, display) = loinc(&e.kind);
     let data = base64::engine::general_purpose::STANDARD.encode(e.text.as_bytes());
     let sha1_b64 = |bytes: &[u8]| {
@@ -104,9 +107,13 @@ pub fn bundle(e: &Export, now: &str) -> Value {
             "display": "Artificial Intelligence asserted"
         }]);
     }
-    let author_ref = match &device_id {
-        Some(d) => format!("Device/{d}"),
-        None => format!("Practitioner/{practitioner_id}"),
+    let authors: Vec<Value> = if device_ids.is_empty() {
+        vec![json!({ "reference": format!("Practitioner/{practitioner_id}") })]
+    } else {
+        device_ids
+            .iter()
+            .map(|d| json!({ "reference": format!("Device/{d}") }))
+            .collect()
     };
     let mut content = vec![json!({
         "attachment": {
@@ -150,7 +157,7 @@ pub fn bundle(e: &Export, now: &str) -> Value {
         },
         "subject": { "identifier": { "system": "urn:siagen:patient-ref", "value": e.patient_ref } },
         "date": e.validated_at,
-        "author": [{ "reference": author_ref }],
+        "author": authors,
         "authenticator": { "reference": format!("Practitioner/{practitioner_id}") },
         "description": e.title,
         "content": content
@@ -161,12 +168,10 @@ pub fn bundle(e: &Export, now: &str) -> Value {
             "code": code, "display": display
         }]})
     };
-    let mut agents = vec![];
-    if let Some(d) = &device_id {
-        agents.push(json!({ "type": participant("author", "Author"), "who": { "reference": format!("Device/{d}") } }));
-    } else {
-        agents.push(json!({ "type": participant("author", "Author"), "who": { "reference": format!("Practitioner/{practitioner_id}") } }));
-    }
+    let mut agents: Vec<Value> = authors
+        .iter()
+        .map(|who| json!({ "type": participant("author", "Author"), "who": who }))
+        .collect();
     agents.push(json!({ "type": participant("verifier", "Verifier"), "who": { "reference": format!("Practitioner/{practitioner_id}") } }));
     let mut provenance = json!({
         "resourceType": "Provenance",
@@ -179,20 +184,26 @@ pub fn bundle(e: &Export, now: &str) -> Value {
         }]},
         "agent": agents,
     });
-    if let Some(m) = &e.machine {
-        provenance["entity"] = json!([{
-            "role": "source",
-            "what": {
-                "identifier": { "system": "urn:siagen:revision", "value": m.revision_id.to_string() },
-                "display": format!("Machine draft (revision {}) written by {} {}", m.revision_id, m.model, m.version)
-            }
-        }]);
+    if !e.machines.is_empty() {
+        provenance["entity"] = e
+            .machines
+            .iter()
+            .map(|m| {
+                json!({
+                    "role": "source",
+                    "what": {
+                        "identifier": { "system": "urn:siagen:revision", "value": m.revision_id.to_string() },
+                        "display": format!("Machine draft (revision {}) written by {} {}", m.revision_id, m.model, m.version)
+                    }
+                })
+            })
+            .collect();
     }
     let mut entries = vec![
         json!({ "resource": document }),
         json!({ "resource": provenance }),
     ];
-    if let (Some(d), Some(m)) = (&device_id, &e.machine) {
+    for (d, m) in device_ids.iter().zip(&e.machines) {
         entries.push(json!({ "resource": {
             "resourceType": "Device",
             "id": d,
@@ -237,12 +248,15 @@ mod tests {
             validated_at: "2026-01-01T11:00:00.000Z".into(),
             validator_id: 2,
             validator_name: "val".into(),
-            machine: machine.then(|| ModelInfo {
-                model: "qwen".into(),
-                version: "abc".into(),
-                parameters: json!({"temperature": 0.2}),
-                revision_id: 1,
-            }),
+            machines: machine
+                .then(|| ModelInfo {
+                    model: "qwen".into(),
+                    version: "abc".into(),
+                    parameters: json!({"temperature": 0.2}),
+                    revision_id: 1,
+                })
+                .into_iter()
+                .collect(),
             ai_content_remains: machine,
             origin_map: Some(json!({ "unit": "char", "spans": [{ "start": 0, "end": 48,
                 "origin": if machine { json!({ "kind": "machine", "model": "qwen", "version": "abc" }) }
@@ -270,6 +284,52 @@ mod tests {
         let back: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(back["spans"][0]["origin"]["kind"], "machine");
         assert_eq!(map["attachment"]["size"], bytes.len());
+    }
+
+    #[test]
+    fn two_models_are_two_devices_authors_and_entities() {
+        let mut e = sample(true);
+        e.machines.push(ModelInfo {
+            model: "mistral".into(),
+            version: "q4".into(),
+            parameters: json!({}),
+            revision_id: 2,
+        });
+        let b = bundle(&e, "2026-01-01T12:00:00.000Z");
+        let doc = &b["entry"][0]["resource"];
+        assert_eq!(
+            doc["author"],
+            json!([{ "reference": "Device/model-rev-1" }, { "reference": "Device/model-rev-2" }])
+        );
+        let prov = &b["entry"][1]["resource"];
+        let agents: Vec<(&str, &str)> = prov["agent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["type"]["coding"][0]["code"].as_str().unwrap(),
+                    a["who"]["reference"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            agents,
+            [
+                ("author", "Device/model-rev-1"),
+                ("author", "Device/model-rev-2"),
+                ("verifier", "Practitioner/user-2")
+            ]
+        );
+        assert_eq!(prov["entity"].as_array().unwrap().len(), 2);
+        let devices: Vec<&str> = b["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["resource"]["resourceType"] == "Device")
+            .map(|x| x["resource"]["deviceName"][0]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(devices, ["qwen", "mistral"]);
     }
 
     #[test]

@@ -216,16 +216,36 @@ pub(crate) async fn fhir(
         .validation
         .as_ref()
         .ok_or_else(|| Problem::internal(&"validated document without validation"))?;
-    // The machine draft's author, for the Provenance.
-    let machine = validation
-        .machine_revision_id
-        .zip(validation.machine_author.as_ref())
-        .map(|(rev, m)| siagen_fhir::ModelInfo {
-            model: m.model.clone(),
-            version: m.version.clone(),
-            parameters: m.parameters.clone(),
-            revision_id: rev,
-        });
+    // The machine revisions behind the text, for the Provenance: those whose passages remain
+    // in the validated text (by generation id, else model and version), else the last draft.
+    let remaining = view.current_revision.origin_map.models();
+    let info = |rev: i64, m: &siagen_store::ModelAuthor| siagen_fhir::ModelInfo {
+        model: m.model.clone(),
+        version: m.version.clone(),
+        parameters: m.parameters.clone(),
+        revision_id: rev,
+    };
+    let mut machines: Vec<siagen_fhir::ModelInfo> = validation
+        .machine_revisions
+        .iter()
+        .filter(|(_, m)| {
+            remaining
+                .iter()
+                .any(|r| match (&r.generation_id, &m.generation_id) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => r.model == m.model && r.version == m.version,
+                })
+        })
+        .map(|(rev, m)| info(*rev, m))
+        .collect();
+    if machines.is_empty() {
+        machines.extend(
+            validation
+                .machine_revision_id
+                .zip(validation.machine_author.as_ref())
+                .map(|(rev, m)| info(rev, m)),
+        );
+    }
     let export = siagen_fhir::Export {
         document_id: view.id,
         kind: view.kind.as_str().to_string(),
@@ -241,7 +261,7 @@ pub(crate) async fn fhir(
         // Machine text remains while the origin map holds machine or edited characters.
         ai_content_remains: view.current_revision.origin_map.has_machine_text(),
         origin_map: Some(json!(view.current_revision.origin_map)),
-        machine,
+        machines,
     };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let bundle = siagen_fhir::bundle(&export, &now);

@@ -266,6 +266,10 @@ pub struct ValidationInfo {
     pub diff: Option<String>,
     /// The model that wrote that machine revision (for provenance exports).
     pub machine_author: Option<ModelAuthor>,
+    /// Every machine-written revision up to the validated one, oldest first, with its model
+    /// (for provenance exports: a text may keep passages of several generations).
+    #[serde(skip)]
+    pub machine_revisions: Vec<(i64, ModelAuthor)>,
 }
 
 /// A document with its current revision.
@@ -607,6 +611,7 @@ fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
                 edit_distance: r.get(5)?,
                 diff: r.get(6)?,
                 machine_author: None,
+                machine_revisions: Vec::new(),
             })
         })
         .optional()?;
@@ -614,25 +619,34 @@ fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
         .as_mut()
         .filter(|v| v.machine_revision_id.is_some())
     {
-        v.machine_author = conn
+        v.machine_revisions = conn
             .prepare_cached(
-                "SELECT model_id, model_version, model_params, seed, prompt_sha256, generation_id
-                 FROM revisions WHERE id = ?1 AND author_kind = 'model'",
+                "SELECT id, model_id, model_version, model_params, seed, prompt_sha256, generation_id
+                 FROM revisions WHERE document_id = ?1 AND author_kind = 'model' AND id <= ?2
+                 ORDER BY id",
             )?
-            .query_row([v.machine_revision_id], |r| {
-                let params: Option<String> = r.get(2)?;
-                Ok(ModelAuthor {
-                    model: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                    version: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                    parameters: params
-                        .and_then(|p| serde_json::from_str(&p).ok())
-                        .unwrap_or_else(empty_object),
-                    seed: r.get(3)?,
-                    prompt_sha256: r.get(4)?,
-                    generation_id: r.get(5)?,
-                })
-            })
-            .optional()?;
+            .query_map(params![id, v.revision_id], |r| {
+                let params: Option<String> = r.get(3)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    ModelAuthor {
+                        model: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        version: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        parameters: params
+                            .and_then(|p| serde_json::from_str(&p).ok())
+                            .unwrap_or_else(empty_object),
+                        seed: r.get(4)?,
+                        prompt_sha256: r.get(5)?,
+                        generation_id: r.get(6)?,
+                    },
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        v.machine_author = v
+            .machine_revisions
+            .iter()
+            .find(|(rev, _)| Some(*rev) == v.machine_revision_id)
+            .map(|(_, m)| m.clone());
     }
     let energy = conn
         .prepare_cached(

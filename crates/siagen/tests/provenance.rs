@@ -312,3 +312,96 @@ fn fhir_schema_errors(bundle: &Value) -> String {
         stdout
     }
 }
+
+/// Names of the Devices in a bundle, and the Provenance's author agents.
+fn devices_and_authors(bundle: &Value) -> (Vec<String>, Vec<String>) {
+    let entries = bundle["entry"].as_array().unwrap();
+    let devices = entries
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "Device")
+        .map(|e| {
+            e["resource"]["deviceName"][0]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let prov = entries
+        .iter()
+        .find(|e| e["resource"]["resourceType"] == "Provenance")
+        .unwrap();
+    let authors = prov["resource"]["agent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"]["coding"][0]["code"] == "author")
+        .map(|a| a["who"]["reference"].as_str().unwrap().to_string())
+        .collect();
+    (devices, authors)
+}
+
+/// A text holding passages of two models names both in the FHIR Provenance (one Device each);
+/// a machine draft entirely rewritten by a person is still named as the draft's source.
+#[test]
+fn fhir_names_every_model_whose_text_remains() {
+    let srv = Server::start();
+    let alice = srv.user("alice", "clinician");
+    let bob = srv.user("bob", "validator");
+    let draft = "Patient de 72 ans hospitalisé pour insuffisance cardiaque.";
+    let doc = srv.machine_doc(&alice, draft);
+    let id = doc["id"].as_i64().unwrap();
+    // A second model adds the discharge treatment.
+    let second = format!("{draft} Traitement de sortie : furosémide 40 mg le matin.");
+    let r = srv.post(
+        &alice,
+        &format!("/api/documents/{id}/revisions"),
+        json!({ "text": second, "base_revision_id": doc["current_revision"]["id"],
+                "generated_by": { "model": "other-model", "version": "v2", "parameters": {} } }),
+    );
+    assert_eq!(r.status(), 201);
+    let v2: Value = r.json().unwrap();
+    let kinds: Vec<String> = v2["current_revision"]["origin_map"]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["origin"]["model"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(kinds, ["tiny-llama", "other-model"], "{v2}");
+    let rev1 = doc["current_revision"]["id"].as_i64().unwrap();
+    let rev2 = v2["current_revision"]["id"].as_i64().unwrap();
+    submit_and_validate(&srv, &alice, &bob, id, rev2);
+    let (devices, authors) = devices_and_authors(&fhir(&srv, &bob, id));
+    assert_eq!(devices, ["tiny-llama", "other-model"]);
+    assert_eq!(
+        authors,
+        [
+            format!("Device/model-rev-{rev1}"),
+            format!("Device/model-rev-{rev2}")
+        ]
+    );
+
+    // Rewritten entirely by a person: no AI label, the draft still named as the source.
+    let doc = srv.machine_doc(&alice, draft);
+    let id = doc["id"].as_i64().unwrap();
+    let r = srv.post(
+        &alice,
+        &format!("/api/documents/{id}/revisions"),
+        json!({ "text": "Hospitalisation pour décompensation d'une cardiopathie connue, sortie à J5.",
+                "base_revision_id": doc["current_revision"]["id"] }),
+    );
+    assert_eq!(r.status(), 201);
+    let v2: Value = r.json().unwrap();
+    submit_and_validate(
+        &srv,
+        &alice,
+        &bob,
+        id,
+        v2["current_revision"]["id"].as_i64().unwrap(),
+    );
+    let bundle = fhir(&srv, &bob, id);
+    assert!(bundle["entry"][0]["resource"]["meta"]
+        .get("security")
+        .is_none());
+    let (devices, _) = devices_and_authors(&bundle);
+    assert_eq!(devices, ["tiny-llama"]);
+}
