@@ -27,7 +27,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 
 use crate::backend::llama::LlamaCppBackend;
-use crate::backend::{Backend, BackendModel, BatchToken, LoadOptions, Session, SessionOptions};
+use crate::backend::{
+    Accelerator, Backend, BackendModel, BatchToken, LoadOptions, Session, SessionOptions,
+};
 use crate::constrain::{JsonConstraint, TokenTrie};
 use crate::error::{EngineError, Result};
 use crate::json_schema::JsonSchema;
@@ -36,6 +38,9 @@ use crate::sampling::{
     LogitsProcessor, Sampler, SamplingParams, TextAccumulator, TokenContext, TokenId,
 };
 use crate::template::{tokenize_prompt, ChatMessage, ChatTemplate};
+
+/// [`EngineConfig::gpu_layers`] meaning every layer (llama.cpp clamps it to the model's).
+pub const ALL_LAYERS: u32 = 999;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -56,8 +61,10 @@ pub struct EngineConfig {
     pub n_batch: usize,
     /// Unload a model after this long without requests; `None` keeps it loaded.
     pub idle_unload: Option<Duration>,
-    /// Layers offloaded to the GPU (only with the `cuda` feature).
-    pub gpu_layers: u32,
+    /// Layers offloaded to the GPU. `None` (the default) offloads all of
+    /// them when the backend can (the `cuda` feature) and none otherwise;
+    /// `Some(n)` with n > 0 on a CPU-only backend is refused at start.
+    pub gpu_layers: Option<u32>,
     /// Requests decoded together per model (continuous batching). 1 (the
     /// default) runs one request at a time, which keeps seeded outputs
     /// bit-for-bit reproducible under load; more raises throughput under
@@ -75,7 +82,7 @@ impl Default for EngineConfig {
             max_context: 8192,
             n_batch: 512,
             idle_unload: None,
-            gpu_layers: if cfg!(feature = "cuda") { 999 } else { 0 },
+            gpu_layers: None,
             parallel: 1,
         }
     }
@@ -355,6 +362,13 @@ impl Engine {
         if config.threads == 0 {
             config.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         }
+        match config.gpu_layers {
+            Some(n) if n > 0 && !backend.gpu_capable() => {
+                return Err(EngineError::NoGpuBackend(n));
+            }
+            None => config.gpu_layers = Some(if backend.gpu_capable() { ALL_LAYERS } else { 0 }),
+            Some(_) => {}
+        }
         let registry = Registry::open(&config.models_dir)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -368,9 +382,21 @@ impl Engine {
         })
     }
 
-    /// The configuration in force (threads resolved).
+    /// The configuration in force (threads and GPU layers resolved).
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// Whether this build can offload layers to a GPU (the `cuda` feature).
+    pub fn gpu_capable(&self) -> bool {
+        self.inner.backend.gpu_capable()
+    }
+
+    /// The GPUs the backend sees now; empty on a CPU-only build, and on a
+    /// GPU build where no device or driver is present (it then runs on the
+    /// CPU). Initialises the backend.
+    pub fn accelerators(&self) -> Result<Vec<Accelerator>> {
+        self.inner.backend.accelerators()
     }
 
     /// Models available in the models directory.
@@ -545,7 +571,7 @@ impl Engine {
         let model = self.inner.backend.load(
             &entry.path,
             &LoadOptions {
-                gpu_layers: cfg.gpu_layers,
+                gpu_layers: cfg.gpu_layers.unwrap_or(0),
                 vocab_only: false,
             },
         )?;

@@ -44,6 +44,11 @@ pub enum EngineError {
     /// Internal failure rendering a chat template.
     #[error("chat template error: {0}")]
     Template(String),
+    /// Layers were to be offloaded to a GPU, but this build has no GPU backend.
+    #[error(
+        "gpu_layers = {0} needs siagen built with the `cuda` feature (scripts/build-cuda.sh); this build runs on the CPU only: set it to 0"
+    )]
+    NoGpuBackend(u32),
     /// The engine is shutting down or its worker died.
     #[error("engine unavailable: {0}")]
     Unavailable(String),

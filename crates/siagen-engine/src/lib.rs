@@ -26,10 +26,12 @@ pub mod sampling;
 pub mod template;
 pub mod testmodel;
 
+pub use backend::Accelerator;
 pub use constrain::{JsonConstraint, TokenTrie};
 pub use engine::{
     DoneEvent, Embeddings, Engine, EngineConfig, EngineStats, FinishReason, GenerateRequest,
     Generation, GenerationEvent, GenerationStream, Timings, TokenEvent, TopLogprob, Usage,
+    ALL_LAYERS,
 };
 pub use error::{EngineError, Result};
 pub use json_schema::JsonSchema;

@@ -817,3 +817,65 @@ fn batched_session_packs_prompts_beyond_one_slot_window() {
         assert!(diff < 1e-2, "max logit difference {diff}");
     }
 }
+
+/// Where the model runs. A CPU-only build refuses GPU layers at start and lists no GPU. A `cuda`
+/// build offloads every layer by default; where a GPU is visible the model's next-token
+/// distribution there matches the CPU's, and where none is (no device or driver) llama.cpp
+/// runs on the CPU. `SIAGEN_EXPECT_GPU=1` (set on GPU test machines) makes a missing GPU fail.
+#[test]
+fn gpu_placement() {
+    let cpu = engine_with(|c| c.gpu_layers = Some(0));
+    assert_eq!(cpu.config().gpu_layers, Some(0));
+    if !cfg!(feature = "cuda") {
+        assert!(!cpu.gpu_capable());
+        assert!(cpu.accelerators().unwrap().is_empty());
+        assert_eq!(engine().config().gpu_layers, Some(0));
+        let err = Engine::new(EngineConfig {
+            models_dir: models_dir().to_path_buf(),
+            gpu_layers: Some(4),
+            ..EngineConfig::default()
+        })
+        .err()
+        .expect("GPU layers on a CPU-only build");
+        assert!(matches!(err, EngineError::NoGpuBackend(4)), "{err}");
+        assert!(err.to_string().contains("`cuda` feature"), "{err}");
+        return;
+    }
+    let gpu = engine();
+    assert!(gpu.gpu_capable());
+    assert_eq!(gpu.config().gpu_layers, Some(siagen_engine::ALL_LAYERS));
+    let devices = gpu.accelerators().unwrap();
+    eprintln!("accelerators: {devices:?}");
+    if std::env::var("SIAGEN_EXPECT_GPU").as_deref() == Ok("1") {
+        assert!(
+            !devices.is_empty(),
+            "SIAGEN_EXPECT_GPU=1 but no GPU is visible"
+        );
+    }
+    let params = SamplingParams {
+        temperature: 0.0,
+        max_tokens: Some(16),
+        ignore_eos: true,
+        logprobs: true,
+        top_logprobs: 5,
+        ..SamplingParams::default()
+    };
+    let on_cpu = run(&cpu, "Bonjour", params.clone());
+    let on_gpu = run(&gpu, "Bonjour", params);
+    assert_eq!(on_gpu.tokens.len(), 16);
+    // Same context at the first step: same distribution, up to float reordering (the CPU's
+    // best 3 among the GPU's best 5, so a near-tie at the edge cannot fail it).
+    for t in on_cpu.tokens[0].top.iter().take(3) {
+        let g = on_gpu.tokens[0]
+            .top
+            .iter()
+            .find(|g| g.id == t.id)
+            .unwrap_or_else(|| panic!("token {} in the CPU's top 5 but not the GPU's", t.id));
+        assert!(
+            (g.logprob - t.logprob).abs() < 0.05,
+            "{} vs {}",
+            g.logprob,
+            t.logprob
+        );
+    }
+}

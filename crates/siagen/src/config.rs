@@ -37,6 +37,9 @@ pub struct FileConfig {
     pub engine_max_queue: Option<usize>,
     /// Requests decoded together per model (continuous batching; default 1).
     pub engine_parallel: Option<usize>,
+    /// Model layers offloaded to the GPU (default: all of them on a build with the `cuda`
+    /// feature, 0 otherwise; more than 0 on a CPU-only build is refused).
+    pub engine_gpu_layers: Option<u32>,
     /// Upper bound of the context window in tokens (default 8192).
     pub engine_max_context: Option<usize>,
     /// Unload a model after this many idle seconds (default: keep loaded).

@@ -285,11 +285,14 @@ impl Settings {
         if let Some(v) = self.file.engine_max_context {
             cfg.max_context = v;
         }
+        if let Some(v) = self.file.engine_gpu_layers {
+            cfg.gpu_layers = Some(v);
+        }
         cfg.idle_unload = self
             .file
             .engine_idle_unload_secs
             .map(std::time::Duration::from_secs);
-        Ok(siagen_engine::Engine::new(cfg)?)
+        siagen_engine::Engine::new(cfg).context("cannot start the local engine")
     }
 
     fn load(g: &Global) -> Result<Settings> {
@@ -803,6 +806,43 @@ fn meds(settings: Settings, cmd: MedsCmd) -> Result<()> {
     Ok(())
 }
 
+/// One line saying where local inference runs, so that IT sees at start whether the GPU was
+/// found (a `cuda` build on a machine without device or driver falls back to the CPU).
+fn compute_line(engine: &siagen_engine::Engine) -> String {
+    let threads = engine.config().threads;
+    if !engine.gpu_capable() {
+        return format!("local inference: CPU, {threads} threads (built without the cuda feature)");
+    }
+    let gpus = match engine.accelerators() {
+        Ok(g) => g,
+        Err(e) => {
+            return format!("local inference: CPU, {threads} threads (GPU backend failed: {e})")
+        }
+    };
+    if gpus.is_empty() {
+        return format!(
+            "local inference: CPU, {threads} threads (cuda build, but no GPU or driver visible)"
+        );
+    }
+    let layers = match engine.config().gpu_layers.unwrap_or(0) {
+        0 => "no layers offloaded (engine_gpu_layers = 0)".to_string(),
+        n if n >= siagen_engine::ALL_LAYERS => "all layers offloaded".to_string(),
+        n => format!("{n} layers offloaded"),
+    };
+    let names: Vec<String> = gpus
+        .iter()
+        .map(|g| {
+            format!(
+                "{} {} ({:.0} GiB)",
+                g.name,
+                g.description,
+                g.memory_total as f64 / (1u64 << 30) as f64
+            )
+        })
+        .collect();
+    format!("local inference: GPU {}, {layers}", names.join(", "))
+}
+
 fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
     let addr = addr
         .or_else(|| settings.file.addr.clone())
@@ -838,6 +878,7 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
         server_cfg.secure_cookies = v;
     }
     let engine = settings.engine()?;
+    println!("{}", compute_line(&engine));
     let models = engine.models()?;
     if models.is_empty() {
         println!(

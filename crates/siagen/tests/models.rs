@@ -192,3 +192,61 @@ fn pull_verifies_and_resumes() {
     );
     assert!(!ok && err.contains("404"), "{err}");
 }
+
+/// `siagen serve` says in one line where local inference runs, and a GPU setting that this
+/// build cannot honour stops it with a one-line error instead of running silently on the CPU.
+#[test]
+fn serve_names_where_inference_runs() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = data_dir_cmd(dir.path())
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("SIAGEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut placement = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("local inference: ") {
+            placement = Some(line.clone());
+        }
+        if line.starts_with("siagen listening on ") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let placement = placement.expect("a 'local inference:' line before listening");
+    if cfg!(feature = "cuda") {
+        assert!(
+            placement.starts_with("local inference: GPU ")
+                || placement.contains("cuda build, but no GPU or driver visible"),
+            "{placement}"
+        );
+    } else {
+        assert!(
+            placement.starts_with("local inference: CPU, ")
+                && placement.ends_with("(built without the cuda feature)"),
+            "{placement}"
+        );
+    }
+
+    if !cfg!(feature = "cuda") {
+        std::fs::write(dir.path().join("siagen.toml"), "engine_gpu_layers = 8\n").unwrap();
+        let out = cli(dir.path(), &["serve", "--addr", "127.0.0.1:0"], &[]);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("gpu_layers = 8") && err.contains("`cuda` feature"),
+            "{err}"
+        );
+        // 0 is what a CPU build does anyway: accepted.
+        std::fs::write(dir.path().join("siagen.toml"), "engine_gpu_layers = 0\n").unwrap();
+        let (ok, _, err) = run(dir.path(), &["model", "list"]);
+        assert!(ok, "{err}");
+    }
+}

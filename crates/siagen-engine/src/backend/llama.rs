@@ -12,7 +12,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use super::{Backend, BackendModel, BatchToken, LoadOptions, Session, SessionOptions};
+use super::{Accelerator, Backend, BackendModel, BatchToken, LoadOptions, Session, SessionOptions};
 use crate::error::{EngineError, Result};
 use crate::sampling::TokenId;
 
@@ -42,6 +42,24 @@ pub struct LlamaCppBackend;
 impl Backend for LlamaCppBackend {
     fn name(&self) -> &'static str {
         "llama.cpp"
+    }
+
+    fn gpu_capable(&self) -> bool {
+        cfg!(feature = "cuda")
+    }
+
+    fn accelerators(&self) -> Result<Vec<Accelerator>> {
+        use llama_cpp_2::LlamaBackendDeviceType as T;
+        global_backend()?;
+        Ok(llama_cpp_2::list_llama_ggml_backend_devices()
+            .into_iter()
+            .filter(|d| matches!(d.device_type, T::Gpu | T::IntegratedGpu | T::Accelerator))
+            .map(|d| Accelerator {
+                name: d.name,
+                description: d.description,
+                memory_total: d.memory_total as u64,
+            })
+            .collect())
     }
 
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn BackendModel>> {

@@ -51,10 +51,32 @@ pub struct BatchToken {
     pub logits: bool,
 }
 
+/// An accelerator a backend can offload layers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accelerator {
+    /// Backend-side name, e.g. `CUDA0`.
+    pub name: String,
+    /// What the driver calls it, e.g. `NVIDIA H200`.
+    pub description: String,
+    /// Device memory in bytes.
+    pub memory_total: u64,
+}
+
 /// A backend able to load model files.
 pub trait Backend: Send + Sync {
     /// Short name, for logs.
     fn name(&self) -> &'static str;
+    /// Whether this build can offload layers to an accelerator at all
+    /// (llama.cpp: built with the `cuda` feature).
+    fn gpu_capable(&self) -> bool {
+        false
+    }
+    /// The accelerators visible now (empty on CPU-only builds, and on GPU
+    /// builds running where no device or driver is present: they fall back
+    /// to the CPU).
+    fn accelerators(&self) -> Result<Vec<Accelerator>> {
+        Ok(Vec::new())
+    }
     /// Loads the model at `path`; slow (reads the weights).
     fn load(&self, path: &Path, opts: &LoadOptions) -> Result<Arc<dyn BackendModel>>;
 }
