@@ -163,7 +163,7 @@ pub(crate) fn load_or_create_key(data_dir: &Path) -> Result<SigningKey> {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn append(
+fn append(
     tx: &Transaction<'_>,
     actor: &str,
     action: &str,

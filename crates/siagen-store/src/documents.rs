@@ -480,23 +480,29 @@ fn check_new(new: &NewDocument) -> Result<()> {
 
 const REV_COLS: &str = "r.id, r.number, r.parent_id, r.author_kind, r.user_id, u.name, r.model_id, r.model_version, r.model_params, r.seed, r.prompt_sha256, r.created_at, r.text_sha256, r.text, r.generation_id, r.origin_map";
 
+/// A revision's model from the columns (model_id, model_version, model_params, seed,
+/// prompt_sha256, generation_id) at these indices of `r`.
+fn model_author(r: &rusqlite::Row<'_>, c: [usize; 6]) -> rusqlite::Result<ModelAuthor> {
+    let params: Option<String> = r.get(c[2])?;
+    Ok(ModelAuthor {
+        model: r.get::<_, Option<String>>(c[0])?.unwrap_or_default(),
+        version: r.get::<_, Option<String>>(c[1])?.unwrap_or_default(),
+        parameters: params
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or_else(empty_object),
+        seed: r.get(c[3])?,
+        prompt_sha256: r.get(c[4])?,
+        generation_id: r.get(c[5])?,
+    })
+}
+
 fn revision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionView> {
     let kind: String = r.get(3)?;
     let user_id: i64 = r.get(4)?;
     let name: String = r.get(5)?;
     let author = if kind == "model" {
-        let params: Option<String> = r.get(8)?;
         Author::Model {
-            model: ModelAuthor {
-                model: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
-                version: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
-                parameters: params
-                    .and_then(|p| serde_json::from_str(&p).ok())
-                    .unwrap_or_else(empty_object),
-                seed: r.get(9)?,
-                prompt_sha256: r.get(10)?,
-                generation_id: r.get(14)?,
-            },
+            model: model_author(r, [6, 7, 8, 9, 10, 14])?,
             requested_by: user_id,
             requested_by_name: name,
         }
@@ -626,20 +632,7 @@ fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
                  ORDER BY id",
             )?
             .query_map(params![id, v.revision_id], |r| {
-                let params: Option<String> = r.get(3)?;
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    ModelAuthor {
-                        model: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                        version: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                        parameters: params
-                            .and_then(|p| serde_json::from_str(&p).ok())
-                            .unwrap_or_else(empty_object),
-                        seed: r.get(4)?,
-                        prompt_sha256: r.get(5)?,
-                        generation_id: r.get(6)?,
-                    },
-                ))
+                Ok((r.get::<_, i64>(0)?, model_author(r, [1, 2, 3, 4, 5, 6])?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         v.machine_author = v

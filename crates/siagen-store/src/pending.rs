@@ -4,9 +4,8 @@
 //! database rather than in memory means a restart (or kill -9) between the two loses nothing.
 //! Rows are written in the transaction of the action's audit entry, and expire.
 
-use crate::audit::append;
 use crate::{now, Result, Store, StoreError};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
 impl Store {
@@ -31,30 +30,17 @@ impl Store {
         }
         let expires =
             (chrono::Utc::now() + ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut guard = self.lock();
-        let tx = guard
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let at = now();
-        tx.prepare_cached("DELETE FROM pending_results WHERE expires_at <= ?1")?
-            .execute(params![at])?;
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO pending_results (key, user_id, created_at, expires_at, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![key, user_id, at, expires, payload.to_string()])?;
-        append(
-            &tx,
-            actor,
-            action,
-            target,
-            "ok",
-            &details,
-            &self.signer,
-            self.config.checkpoint_every,
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.write(actor, action, target, |tx| {
+            let at = now();
+            tx.prepare_cached("DELETE FROM pending_results WHERE expires_at <= ?1")?
+                .execute(params![at])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO pending_results (key, user_id, created_at, expires_at, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![key, user_id, at, expires, payload.to_string()])?;
+            Ok(((), target.to_string(), details))
+        })
     }
 
     /// The unexpired payload kept under `key` for `user_id` (another user's is not found).
@@ -96,30 +82,21 @@ mod tests {
         let (alice, bob) = (user(&store, "alice"), user(&store, "bob"));
         let payload = json!({ "answer": "La dose maximale est de 4 g par jour [1]." });
         let hour = chrono::Duration::hours(1);
-        store
-            .audit_with_pending(
+        let keep = |key: &str, ttl| {
+            store.audit_with_pending(
                 "user:1",
                 "kb.ask",
-                "kb:guides",
+                "kb:g",
                 json!({}),
                 alice,
-                "g-1",
+                key,
                 &payload,
-                hour,
+                ttl,
             )
-            .unwrap();
-        store
-            .audit_with_pending(
-                "user:1",
-                "kb.ask",
-                "kb:guides",
-                json!({}),
-                alice,
-                "g-old",
-                &payload,
-                chrono::Duration::milliseconds(-1),
-            )
-            .unwrap();
+        };
+        keep("g-1", hour).unwrap();
+        keep("g-old", chrono::Duration::milliseconds(-1)).unwrap();
+        assert!(keep("", hour).unwrap_err().is_user_error());
         drop(store);
         let store = Store::open(StoreConfig::new(dir.path())).unwrap();
         assert_eq!(store.pending(alice, "g-1").unwrap(), Some(payload.clone()));
@@ -132,18 +109,5 @@ mod tests {
             report.problem.is_none() && report.entries >= 2,
             "{report:?}"
         );
-        assert!(store
-            .audit_with_pending(
-                "user:1",
-                "kb.ask",
-                "kb:g",
-                json!({}),
-                alice,
-                "",
-                &payload,
-                hour
-            )
-            .unwrap_err()
-            .is_user_error());
     }
 }
