@@ -331,7 +331,11 @@ pub(crate) async fn ask(
         question: f.question.clone(),
         collection: f.collection.clone(),
         k: None,
-        model: Some(f.model.trim().to_string()).filter(|m| !m.is_empty()),
+        // The chosen model, else the first offered (an upstream where no local model is
+        // installed: the API's own default is local models only).
+        model: Some(f.model.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .or_else(|| models.first().cloned()),
         max_tokens: None,
     };
     match crate::ask::answer(&state, sess.actor.clone(), &HeaderMap::new(), body).await {
