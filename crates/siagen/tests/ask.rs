@@ -77,19 +77,15 @@ fn meta(title: &str, licence: &str) -> DocMeta {
     }
 }
 
-/// The suite's tiny model with a context long enough for a system prompt and a few passages.
-pub fn write_tiny_long(dir: &Path) {
-    let models = dir.join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    siagen_engine::testmodel::write_tiny_llama(
-        &models.join("tiny-long.gguf"),
-        &siagen_engine::testmodel::TinyConfig {
-            name: "tiny-long".into(),
-            context_length: 2048,
-            ..Default::default()
-        },
+/// `POST /api/ask` in the `guides` collection, answered by the scripted upstream.
+fn ask_scribe(s: &Server, token: &str, question: &str) -> Value {
+    s.post(
+        token,
+        "/api/ask",
+        json!({ "question": question, "collection": "guides", "model": "scribe" }),
     )
-    .unwrap();
+    .json()
+    .unwrap()
 }
 
 /// Writes the corpus with the library, as `siagen kb ingest` would, before the server starts.
@@ -146,7 +142,7 @@ fn audit_actions(s: &Server, token: &str) -> Vec<Value> {
 fn server_with_scribe(config: &str) -> (Server, Scribe) {
     let (url, scribe) = start_scribe();
     let s = Server::start_with(|dir| {
-        write_tiny_long(dir);
+        write_tiny_long(dir, "tiny-long", None);
         write_corpus(dir);
         std::fs::write(
             dir.join("siagen.toml"),
@@ -187,14 +183,7 @@ fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
     }
 
     // 1. Verdicts end to end, through the scripted upstream.
-    let v: Value = s
-        .post(
-            &alice,
-            "/api/ask",
-            json!({ "question": QUESTION, "collection": "guides", "model": "scribe" }),
-        )
-        .json()
-        .unwrap();
+    let v = ask_scribe(&s, &alice, QUESTION);
     assert_eq!(v["covered"], true, "{v}");
     assert_eq!(v["answer"], SCRIPTED);
     let sources = v["sources"].as_array().unwrap();
@@ -241,14 +230,7 @@ fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
     let generation_id = v["generation_id"].as_str().unwrap().to_string();
 
     // 2. The privacy shield: identifiers in the question never reach the model.
-    let v: Value = s
-        .post(
-            &alice,
-            "/api/ask",
-            json!({ "question": IDENTIFYING, "collection": "guides", "model": "scribe" }),
-        )
-        .json()
-        .unwrap();
+    let v = ask_scribe(&s, &alice, IDENTIFYING);
     assert_eq!(
         v["covered"], true,
         "identifiers do not hide the relevant passages: {v}"
@@ -493,14 +475,7 @@ fn sourced_answers_with_verdicts_refusal_isolation_shield_and_validation() {
 fn entailment_model_is_asked_about_each_cited_pair() {
     let (s, scribe) = server_with_scribe("kb_entailment_model = \"tiny-long\"");
     let alice = s.user("alice", "clinician");
-    let v: Value = s
-        .post(
-            &alice,
-            "/api/ask",
-            json!({ "question": QUESTION, "collection": "guides", "model": "scribe" }),
-        )
-        .json()
-        .unwrap();
+    let v = ask_scribe(&s, &alice, QUESTION);
     assert_eq!(v["covered"], true, "{v}");
     assert_eq!(scribe.bodies.lock().unwrap().len(), 1, "one answer");
     let verdicts: Vec<&str> = v["sentences"]
@@ -550,14 +525,7 @@ fn siagen_sha(text: &str) -> String {
 fn reranker_model_reorders_the_passages_of_an_ask() {
     let (s, scribe) = server_with_scribe("kb_reranker_model = \"tiny-long\"");
     let alice = s.user("alice", "clinician");
-    let v: Value = s
-        .post(
-            &alice,
-            "/api/ask",
-            json!({ "question": IDENTIFYING, "collection": "guides", "model": "scribe" }),
-        )
-        .json()
-        .unwrap();
+    let v = ask_scribe(&s, &alice, IDENTIFYING);
     assert_eq!(v["covered"], true, "{v}");
     let sources = v["sources"].as_array().unwrap();
     assert!(!sources.is_empty(), "{v}");

@@ -7,6 +7,34 @@ use common::*;
 use serde_json::Value;
 use std::path::Path;
 
+/// Writes the test corpus and ingests it, through the CLI, into a new institution collection
+/// `guides`; returns what `siagen kb ingest` printed.
+fn ingest_guides(dir: &Path) -> String {
+    let corpus = dir.join("corpus");
+    siagen_kb::testdata::write_corpus(&corpus);
+    run_ok(
+        dir,
+        &[
+            "kb",
+            "collection",
+            "create",
+            "guides",
+            "--visibility",
+            "institution",
+        ],
+    );
+    run_ok(
+        dir,
+        &[
+            "kb",
+            "ingest",
+            corpus.to_str().unwrap(),
+            "--collection",
+            "guides",
+        ],
+    )
+}
+
 fn run_ok(dir: &Path, args: &[&str]) -> String {
     let out = cli(dir, args, &[]);
     assert!(
@@ -40,32 +68,10 @@ fn json_lines(s: &str) -> Vec<Value> {
 fn ingest_search_json_isolation_reingest_delete_and_audit() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let corpus = dir.join("corpus");
-    siagen_kb::testdata::write_corpus(&corpus);
     add_user(dir, "alice");
     add_user(dir, "bob");
-
-    run_ok(
-        dir,
-        &[
-            "kb",
-            "collection",
-            "create",
-            "guides",
-            "--visibility",
-            "institution",
-        ],
-    );
-    let out = run_ok(
-        dir,
-        &[
-            "kb",
-            "ingest",
-            corpus.to_str().unwrap(),
-            "--collection",
-            "guides",
-        ],
-    );
+    let corpus = dir.join("corpus");
+    let out = ingest_guides(dir);
     assert!(
         out.contains("5 new, 0 replaced, 0 unchanged, 0 failed"),
         "{out}"
@@ -305,29 +311,7 @@ fn dense_and_hybrid_with_a_tiny_gguf_embedding_model() {
         "kb_embedding_model = \"tiny-embed\"\n",
     )
     .unwrap();
-    let corpus = dir.join("corpus");
-    siagen_kb::testdata::write_corpus(&corpus);
-    run_ok(
-        dir,
-        &[
-            "kb",
-            "collection",
-            "create",
-            "guides",
-            "--visibility",
-            "institution",
-        ],
-    );
-    run_ok(
-        dir,
-        &[
-            "kb",
-            "ingest",
-            corpus.to_str().unwrap(),
-            "--collection",
-            "guides",
-        ],
-    );
+    ingest_guides(dir);
     let total: u64 = json_lines(&run_ok(dir, &["kb", "collection", "list", "--json"]))
         .iter()
         .map(|c| c["chunks"].as_u64().unwrap())
@@ -401,29 +385,7 @@ fn rerank_with_a_tiny_gguf_chat_model() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     write_tiny_models(dir);
-    let corpus = dir.join("corpus");
-    siagen_kb::testdata::write_corpus(&corpus);
-    run_ok(
-        dir,
-        &[
-            "kb",
-            "collection",
-            "create",
-            "guides",
-            "--visibility",
-            "institution",
-        ],
-    );
-    run_ok(
-        dir,
-        &[
-            "kb",
-            "ingest",
-            corpus.to_str().unwrap(),
-            "--collection",
-            "guides",
-        ],
-    );
+    ingest_guides(dir);
     const QUERY: &str = "surveillance de l'INR des patients sous héparine";
     let one_line_error = |out: std::process::Output, key: &str| {
         assert_eq!(out.status.code(), Some(2));

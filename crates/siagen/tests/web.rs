@@ -267,29 +267,10 @@ fn assistant_pseudonymisation_and_energy_in_chromium() {
 #[test]
 fn sourced_answers_page_in_chromium() {
     let s = Server::start_with(|d| {
-        // The tiny model with a context that holds the prompt and its passages.
-        let models = d.join("models");
-        std::fs::create_dir_all(&models).unwrap();
-        siagen_engine::testmodel::write_tiny_llama(
-            &models.join("tiny-long.gguf"),
-            &siagen_engine::testmodel::TinyConfig {
-                name: "tiny-long".into(),
-                context_length: 2048,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        // A second model, to choose on the page.
-        siagen_engine::testmodel::write_tiny_llama(
-            &models.join("tiny-second.gguf"),
-            &siagen_engine::testmodel::TinyConfig {
-                name: "tiny-second".into(),
-                context_length: 2048,
-                seed: 7,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        // Two tiny models with a context that holds the prompt and its passages, the second
+        // to choose on the page.
+        write_tiny_long(d, "tiny-long", None);
+        write_tiny_long(d, "tiny-second", Some(7));
         let kb = siagen_kb::Kb::open(&d.join("kb"), siagen_kb::KbOptions::default()).unwrap();
         let cli = siagen_kb::Viewer::cli();
         kb.create_collection(&cli, "guides", siagen_kb::Visibility::Institution)

@@ -192,6 +192,22 @@ impl Drop for Server {
     }
 }
 
+/// Writes a tiny chat model `name` (weights drawn from `seed`, else the default draw) with a
+/// context long enough for a system prompt and a few passages (2048 tokens).
+pub fn write_tiny_long(dir: &Path, name: &str, seed: Option<u64>) {
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let mut cfg = siagen_engine::testmodel::TinyConfig {
+        name: name.into(),
+        context_length: 2048,
+        ..Default::default()
+    };
+    if let Some(seed) = seed {
+        cfg.seed = seed;
+    }
+    siagen_engine::testmodel::write_tiny_llama(&models.join(format!("{name}.gguf")), &cfg).unwrap();
+}
+
 /// Writes the suite's tiny chat model (`tiny-chat`) and embedding model (`tiny-embed`) into the
 /// data directory's models folder; returns the chat model's vocabulary size (its last three
 /// tokens are `<|endoftext|>`, `<|im_start|>`, `<|im_end|>`).
