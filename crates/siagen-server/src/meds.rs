@@ -46,7 +46,7 @@ pub(crate) async fn check(
             format!("drug line {i} is longer than {MAX_LINE_CHARS} characters"),
         ));
     }
-    let editions = &state.services.meds;
+    let editions = &state.app.services.meds;
     let thesaurus = match &body.edition {
         None => editions.first(),
         Some(e) => editions.iter().find(|t| t.edition() == e),
@@ -88,6 +88,12 @@ pub(crate) async fn check(
 }
 
 pub(crate) async fn editions(State(state): State<AppState>, Auth(_): Auth) -> Json<Value> {
-    let list: Vec<&str> = state.services.meds.iter().map(|t| t.edition()).collect();
+    let list: Vec<&str> = state
+        .app
+        .services
+        .meds
+        .iter()
+        .map(|t| t.edition())
+        .collect();
     Json(json!({ "default": list.first(), "editions": list }))
 }

@@ -1,71 +1,26 @@
-//! OpenAI-compatible API over the local engine: `/v1/chat/completions`, `/v1/completions`
-//! (streaming with SSE or not, logprobs, seed, stop, max_tokens), `/v1/models`, `/v1/embeddings`.
+//! OpenAI-compatible API: `/v1/chat/completions`, `/v1/completions` (streaming with SSE or
+//! not, logprobs, seed, stop, max_tokens, response_format), `/v1/models`, `/v1/embeddings`.
 //!
-//! Errors are problem+json that also carry OpenAI's `error` object, so both RFC 7807 readers and
-//! the official `openai` clients understand them. Every generation is audited (model, parameters,
-//! prompt hash, token counts — never the text).
+//! This module is the wire format only: it parses OpenAI requests into the typed requests of
+//! `siagen_app::generate` and `siagen_app::embed`, and formats their results as OpenAI JSON or
+//! SSE chunks. Errors are problem+json that also carry OpenAI's `error` object, so both RFC 7807
+//! readers and the official `openai` clients understand them.
 
 use crate::auth::Auth;
 use crate::problem::{ApiJson, Problem};
-use crate::{blocking, AppState};
+use crate::{app_result, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use siagen_engine::{
-    ChatMessage, DoneEvent, EngineError, FinishReason, GenerateRequest, GenerationEvent, Penalties,
-    SamplingParams, TokenEvent,
-};
+use serde_json::{json, Map, Value};
+use siagen_app::generate::{self as gen, Finished, GenerateRequest, Generation, Prompt};
+use siagen_engine::{ChatMessage, Penalties, SamplingParams, TokenEvent};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-impl From<EngineError> for Problem {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::QueueFull { retry_after_secs } => {
-                let mut p = Problem::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "queue-full",
-                    format!("the model is busy: retry in {retry_after_secs} s"),
-                );
-                p.retry_after = Some(retry_after_secs);
-                p
-            }
-            EngineError::UnknownModel(m) => Problem::new(
-                StatusCode::NOT_FOUND,
-                "unknown-model",
-                format!("unknown model '{m}': see GET /v1/models"),
-            ),
-            e @ EngineError::ContextOverflow { .. } => {
-                Problem::new(StatusCode::BAD_REQUEST, "context-overflow", e.to_string())
-            }
-            e @ (EngineError::BadRequest(_) | EngineError::Unsupported { .. }) => {
-                Problem::new(StatusCode::BAD_REQUEST, "bad-request", e.to_string())
-            }
-            EngineError::Unavailable(m) => {
-                let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "engine-unavailable", m);
-                p.retry_after = Some(5);
-                p
-            }
-            other => Problem::internal(&other),
-        }
-    }
-}
-
-fn engine(state: &AppState) -> Result<Arc<siagen_engine::Engine>, Problem> {
-    state.services.engine.clone().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no-engine",
-            "no local inference engine is configured",
-        )
-    })
-}
-
-/// A string or a list of strings (`stop`, `prompt`, `input`).
 #[derive(Deserialize, serde::Serialize, Clone)]
 #[serde(untagged)]
 pub(crate) enum OneOrMany {
@@ -321,15 +276,6 @@ impl Sampling {
             )),
         }
     }
-
-    fn audit_params(&self, p: &SamplingParams) -> Value {
-        json!({
-            "temperature": p.temperature, "top_p": p.top_p, "top_k": p.top_k, "min_p": p.min_p,
-            "max_tokens": p.max_tokens, "seed": p.seed, "stop_count": p.stop.len(),
-            "frequency_penalty": p.penalties.frequency, "presence_penalty": p.penalties.presence,
-            "repetition_penalty": p.penalties.repetition,
-        })
-    }
 }
 
 #[derive(Deserialize)]
@@ -359,33 +305,14 @@ pub(crate) struct CompletionBody {
     sampling: Sampling,
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn new_id(prefix: &str) -> String {
-    use rand::Rng;
-    format!("{prefix}-{:024x}", rand::thread_rng().gen::<u128>() >> 32)
-}
-
-fn finish(f: FinishReason) -> &'static str {
-    match f {
-        FinishReason::Length => "length",
-        _ => "stop",
-    }
-}
-
-fn usage(done: &DoneEvent, energy: &Value) -> Value {
+fn usage(f: &Finished) -> Value {
     let mut u = json!({
-        "prompt_tokens": done.usage.prompt_tokens,
-        "completion_tokens": done.usage.completion_tokens,
-        "total_tokens": done.usage.prompt_tokens + done.usage.completion_tokens,
+        "prompt_tokens": f.prompt_tokens,
+        "completion_tokens": f.completion_tokens,
+        "total_tokens": f.prompt_tokens + f.completion_tokens,
     });
-    if !energy.is_null() {
-        u["energy"] = energy.clone();
+    if let Some(e) = &f.energy {
+        u["energy"] = e.clone();
     }
     u
 }
@@ -403,9 +330,9 @@ fn energy_header(energy: &Value) -> Option<(&'static str, String)> {
     ))
 }
 
-fn json_with_energy(body: Value, energy: &Value) -> Response {
+fn json_with_energy(body: Value, energy: &Option<Value>) -> Response {
     let mut resp = Json(body).into_response();
-    if let Some((k, v)) = energy_header(energy) {
+    if let Some((k, v)) = energy.as_ref().and_then(energy_header) {
         if let Ok(v) = axum::http::HeaderValue::from_str(&v) {
             resp.headers_mut().insert(k, v);
         }
@@ -430,354 +357,177 @@ fn token_logprob(t: &TokenEvent) -> Value {
     })
 }
 
-/// The shield's decision for one request: texts pseudonymised for the model, and what is needed to
-/// put identifiers back in the answer.
-struct Egress {
-    reid: Option<(Arc<crate::ShieldState>, String)>,
-    audit: Value,
-}
-
-/// Applies the egress policy to every text bound for the local engine. Default: the engine may
-/// not receive identifying data, so texts are pseudonymised with the patient's (or, without a
-/// patient reference, the user's) surrogates, and the answer is re-identified for the caller.
-async fn egress(
-    state: &AppState,
-    actor: &siagen_store::Actor,
-    headers: &axum::http::HeaderMap,
-    texts: Vec<String>,
-    dest: Option<&siagen_shield::Destination>,
-) -> Result<(Vec<String>, Egress), Problem> {
-    let Some(sh) = state.services.shield.clone() else {
-        return Ok((
-            texts,
-            Egress {
-                reid: None,
-                audit: json!({ "decision": "raw", "shield": "off" }),
-            },
-        ));
-    };
-    let patient_ref = match headers
+/// The patient whose surrogates the shield uses (`x-siagen-patient-ref`), checked by the
+/// workflow.
+fn patient_ref(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get("x-siagen-patient-ref")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(r) => {
-            crate::shield::check_patient_ref(r)?;
-            r.to_string()
-        }
-        None => format!("user:{}", actor.user_id.unwrap_or(0)),
+        .map(|v| v.to_str().unwrap_or("\u{0}").to_string())
+}
+
+/// The request's sampling fields as an upstream receives them (the workflow sets the model,
+/// the texts and `stream`).
+fn upstream_fields(sampling: &Sampling, extra: &[(&str, Option<Value>)]) -> Map<String, Value> {
+    let mut m = match serde_json::to_value(sampling) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
     };
-    let dest = dest.unwrap_or(&sh.local_engine);
-    match sh.policy.decide(dest) {
-        siagen_shield::EgressDecision::Raw => Ok((
-            texts,
-            Egress {
-                reid: None,
-                audit: json!({ "decision": "raw" }),
-            },
-        )),
-        siagen_shield::EgressDecision::Refuse => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "egress-refused",
-            format!(
-                "the egress policy refuses to send text to {}",
-                sh.local_engine.name
-            ),
-        )),
-        siagen_shield::EgressDecision::Pseudonymize => {
-            let (sh2, pref) = (sh.clone(), patient_ref.clone());
-            let (out, replaced) = tokio::task::spawn_blocking(move || {
-                let mut replaced = 0;
-                let mut out = vec![];
-                for t in texts {
-                    let p = siagen_shield::pseudonymize_with(
-                        &sh2.shield,
-                        &t,
-                        &pref,
-                        &sh2.vault,
-                        &sh2.policy.options,
-                    )?;
-                    replaced += p.replaced;
-                    out.push(p.text);
-                }
-                Ok::<_, siagen_shield::ShieldError>((out, replaced))
-            })
-            .await
-            .map_err(|e| Problem::internal(&e))?
-            .map_err(|e| Problem::internal(&e))?;
-            Ok((
-                out,
-                Egress {
-                    reid: Some((sh, patient_ref)),
-                    audit: json!({ "decision": "pseudonymize", "replaced": replaced }),
-                },
-            ))
+    for (k, v) in extra {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v.clone());
         }
     }
+    m
 }
 
-impl Egress {
-    fn restore(&self, text: String) -> String {
-        match &self.reid {
-            Some((sh, pref)) => {
-                siagen_shield::reidentify_with_dates(&sh.shield, &text, pref, &sh.vault)
-                    .unwrap_or(text)
-            }
-            None => text,
-        }
-    }
-
-    fn streamer(&self) -> Option<crate::shield::StreamReidentifier> {
-        self.reid
-            .as_ref()
-            .map(|(sh, p)| crate::shield::StreamReidentifier::new(sh.clone(), p.clone()))
-    }
-}
-
-/// What a started generation needs to answer.
-struct Started {
-    stream: siagen_engine::GenerationStream,
-    model: String,
-    streaming: bool,
-    include_usage: bool,
-    logprobs: bool,
-    /// The schema the output was constrained to (`response_format`), checked again at the end.
-    schema: Option<Arc<siagen_engine::JsonSchema>>,
-    meter: Meter,
-}
-
-/// Everything needed to settle a generation's energy and record it when it ends.
-struct Meter {
-    state: AppState,
-    actor: siagen_store::Actor,
-    id: String,
-    model: String,
-    route: &'static str,
-    span: Option<siagen_energy::Span>,
-    started: std::time::Instant,
-    prompt_tokens: usize,
-    generated: std::sync::atomic::AtomicUsize,
-    /// What marked the generation (scheme and key id, or none and why).
-    mark: crate::mark::MarkPlan,
-}
-
-impl Meter {
-    /// Counts a generated token as work for the energy share.
-    fn token(&self) {
-        self.generated
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(s) = &self.span {
-            s.add_work(1);
-        }
-    }
-
-    /// The client went away mid-stream: the generation stops (its stream is dropped) and what it
-    /// consumed is still recorded.
-    async fn finish_cancelled(self) {
-        let done = DoneEvent {
-            finish_reason: FinishReason::Cancelled,
-            usage: siagen_engine::Usage {
-                prompt_tokens: self.prompt_tokens,
-                completion_tokens: self.generated.load(std::sync::atomic::Ordering::Relaxed),
-            },
-            model_id: self.model.clone(),
-            model_sha256: String::new(),
-            timings: Default::default(),
-        };
-        self.finish(&done).await;
-    }
-
-    /// Settles the energy, updates the metrics and records the generation; returns the energy
-    /// fields added to `usage` (and to the `x-siagen-energy` header).
-    async fn finish(mut self, done: &DoneEvent) -> Value {
-        let record = self.span.take().map(|s| s.finish());
-        let energy = match (&record, &self.state.services.energy) {
-            (Some(r), Some(e)) => {
-                let _ = e.metrics.observe_record(r);
-                json!({ "wh": r.wh, "joules": r.joules, "co2e_g": r.co2e_g,
-                        "method": r.method.kind(), "basis": r.method.detail() })
-            }
-            _ => Value::Null,
-        };
-        if let Some(e) = &self.state.services.energy {
-            let m = &self.model;
-            let u = &done.usage;
-            if let Ok(c) = e.metrics.requests.with(&[m]) {
-                c.inc();
-            }
-            if let Ok(c) = e.metrics.tokens.with(&[m, "prompt"]) {
-                c.inc_by(u.prompt_tokens as f64);
-            }
-            if let Ok(c) = e.metrics.tokens.with(&[m, "generated"]) {
-                c.inc_by(u.completion_tokens as f64);
-            }
-            if let Ok(h) = e.metrics.latency.with(&[m]) {
-                h.observe(self.started.elapsed().as_secs_f64());
-            }
-        }
-        let rec = siagen_store::GenerationRecord {
-            id: self.id.clone(),
-            model: self.model.clone(),
-            route: self.route.to_string(),
-            prompt_tokens: done.usage.prompt_tokens as i64,
-            completion_tokens: done.usage.completion_tokens as i64,
-            finish_reason: match done.finish_reason {
-                FinishReason::Stop => "stop",
-                FinishReason::Length => "length",
-                FinishReason::Cancelled => "cancelled",
-            }
-            .to_string(),
-            joules: record.as_ref().map(|r| r.joules).unwrap_or(0.0),
-            co2e_g: record.as_ref().map(|r| r.co2e_g).unwrap_or(0.0),
-            energy_method: record
-                .as_ref()
-                .map(|r| format!("{}: {}", r.method.kind(), r.method.detail()))
-                .unwrap_or_else(|| "none: energy metering off".into()),
-            mark_scheme: self.mark.scheme.to_string(),
-            mark_key_id: self.mark.key_id.clone(),
-        };
-        let store = self.state.store.clone();
-        let actor = self.actor.clone();
-        if let Err(e) = blocking(move || store.record_generation(&actor, &rec)).await {
-            tracing::error!(error = ?e.detail, "cannot record a generation");
-        }
-        energy
-    }
-}
-
-/// Authorises, starts the generation and writes its audit entry (model, parameters, prompt hash
-/// and token count: never the text).
-#[allow(clippy::too_many_arguments)]
-async fn start(
+/// Builds the workflow's request from the wire fields common to both routes.
+fn request(
     state: &AppState,
-    actor: siagen_store::Actor,
-    route: &'static str,
     model: String,
-    prompt: String,
+    prompt: Prompt,
     sampling: &Sampling,
     params: SamplingParams,
-    egress_audit: Value,
-) -> Result<Started, Problem> {
-    let engine = engine(state)?;
-    let streaming = sampling.stream.unwrap_or(false);
-    let include_usage = sampling
-        .stream_options
-        .as_ref()
-        .is_some_and(|o| o.include_usage);
-    let logprobs = params.logprobs || params.top_logprobs > 0;
-    let audit_params = sampling.audit_params(&params);
-    let prompt_sha = siagen_store::sha256_hex(&prompt);
-    let label = actor.audit_label();
-    let store = state.store.clone();
-    let who = actor.clone();
-    blocking(move || {
-        store.authorize(&who, "generation", "engine", |a| {
-            a.require_clinical("generation")
-        })
-    })
-    .await?;
-    // Every local generation is watermarked unless the configuration says otherwise.
-    let (marker, mark) = match &state.services.mark {
-        Some(m) => m.plan(&model, &params),
-        None => (
-            None,
-            crate::mark::MarkPlan::none("watermarking not configured"),
-        ),
+    headers: &axum::http::HeaderMap,
+    extra: &[(&str, Option<Value>)],
+) -> Result<GenerateRequest, Problem> {
+    // A schema is enforced by the local engine; upstreams get the field unchanged. Refused
+    // before anything is done.
+    let schema = if state.app.is_upstream_model(&model) {
+        None
+    } else {
+        sampling.response_schema()?
     };
-    let mark_audit = mark.audit();
-    let mut request = GenerateRequest::new(model.clone(), prompt, params);
-    request.processors.extend(marker);
-    let schema = sampling.response_schema()?;
-    let constraint = schema.clone();
-    // Tokenizing and queueing are synchronous: keep them off the async workers.
-    let stream = tokio::task::spawn_blocking(move || {
-        // The grammar mask goes last, so no processor's `process` can undo it.
-        if let Some(s) = constraint {
-            let c = engine.json_constraint(&request.model, s)?;
-            request.processors.push(Box::new(c));
-        }
-        engine.generate(request)
-    })
-    .await
-    .map_err(|e| Problem::internal(&e))??;
-    let prompt_tokens = stream.prompt_tokens();
-    let span = state.services.energy.as_ref().map(|e| {
-        let span = e.accountant.begin(&model);
-        span.add_work(prompt_tokens as u64);
-        span
-    });
-    let id = new_id(if route == "chat" { "chatcmpl" } else { "cmpl" });
-    let store = state.store.clone();
-    let target = format!("model:{model}");
-    let gen_id = id.clone();
-    blocking(move || {
-        store.audit_event(
-            &label,
-            "generation",
-            &target,
-            "ok",
-            json!({ "route": route, "generation_id": gen_id, "prompt_sha256": prompt_sha,
-                    "prompt_tokens": prompt_tokens, "parameters": audit_params, "egress": egress_audit,
-                    "mark": mark_audit }),
-        )
-    })
-    .await?;
-    Ok(Started {
-        stream,
-        model: model.clone(),
-        streaming,
-        include_usage,
-        logprobs,
-        schema,
-        meter: Meter {
-            state: state.clone(),
-            actor,
-            id,
-            model,
-            route,
-            span,
-            started: std::time::Instant::now(),
-            prompt_tokens,
-            generated: Default::default(),
-            mark,
-        },
-    })
+    let mut req = GenerateRequest::new(model, prompt, params);
+    req.schema = schema;
+    req.patient_ref = patient_ref(headers);
+    req.upstream_fields = upstream_fields(sampling, extra);
+    req.stream = sampling.stream.unwrap_or(false);
+    Ok(req)
 }
 
-/// Defensive check that a constrained generation matches its schema. The grammar mask
-/// guarantees it, so a failure is a bug: answered as a server error, never passed on. A
-/// generation cut by `max_tokens` is a prefix of a valid value (finish_reason `length`, as OpenAI).
-fn check_schema(
-    schema: &Option<Arc<siagen_engine::JsonSchema>>,
-    text: &str,
-    finish: FinishReason,
-) -> Result<(), String> {
-    let Some(s) = schema else { return Ok(()) };
-    if finish != FinishReason::Stop {
-        return Ok(());
+pub(crate) async fn chat_completions(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
+    ApiJson(body): ApiJson<ChatBody>,
+) -> Result<Response, Problem> {
+    let top = body.top_logprobs.unwrap_or(0);
+    if top > 0 && body.logprobs != Some(true) {
+        return Err(bad("top_logprobs needs logprobs: true"));
     }
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    s.validate(&v)
+    let params = body.sampling.params(body.logprobs.unwrap_or(false), top)?;
+    let logprobs = params.logprobs || params.top_logprobs > 0;
+    let msgs = messages(body.messages)?;
+    let req = request(
+        &state,
+        body.model,
+        Prompt::Chat(msgs),
+        &body.sampling,
+        params,
+        &headers,
+        &[
+            ("logprobs", body.logprobs.map(|l| json!(l))),
+            ("top_logprobs", body.top_logprobs.map(|t| json!(t))),
+        ],
+    )?;
+    let streaming = req.stream;
+    let g = app_result(gen::generate(&state.app, &actor, req).await)?;
+    if streaming {
+        let include_usage = body
+            .sampling
+            .stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage);
+        return Ok(sse_response(
+            Shape::Chat,
+            g,
+            include_usage,
+            logprobs,
+            chat_logprobs,
+        ));
+    }
+    let done = app_result(g.collect().await)?;
+    let f = &done.finished;
+    if let Some(v) = &f.upstream_response {
+        return Ok(Json(v.clone()).into_response());
+    }
+    if let Some(e) = &f.off_schema {
+        return Err(Problem::internal(&format!("output off schema: {e}")));
+    }
+    let lp = logprobs
+        .then(|| json!({ "content": done.tokens.iter().map(token_logprob).collect::<Vec<_>>() }));
+    Ok(json_with_energy(
+        json!({
+            "id": done.id, "object": "chat.completion", "created": done.created,
+            "model": done.model,
+            "system_fingerprint": format!("siagen-{}", &f.model_sha256[..12.min(f.model_sha256.len())]),
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": done.text },
+                          "logprobs": lp, "finish_reason": f.finish_reason }],
+            "usage": usage(f),
+        }),
+        &f.energy,
+    ))
 }
 
-/// Collects a whole generation (non-streaming answers).
-async fn collect(
-    stream: &mut siagen_engine::GenerationStream,
-    meter: &Meter,
-) -> Result<(String, Vec<TokenEvent>, DoneEvent), Problem> {
-    let mut text = String::new();
-    let mut tokens = vec![];
-    while let Some(ev) = stream.next().await {
-        match ev {
-            GenerationEvent::Token(t) => {
-                meter.token();
-                text.push_str(&t.text);
-                tokens.push(t);
-            }
-            GenerationEvent::Done(d) => return Ok((text, tokens, d)),
-            GenerationEvent::Error(e) => return Err(e.into()),
-        }
+pub(crate) async fn completions(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
+    ApiJson(body): ApiJson<CompletionBody>,
+) -> Result<Response, Problem> {
+    let prompts = body.prompt.into_vec();
+    let [prompt] = <[String; 1]>::try_from(prompts)
+        .map_err(|_| bad("exactly one prompt per request is supported"))?;
+    if body.echo == Some(true) {
+        return Err(bad("echo is not supported"));
     }
-    Err(Problem::internal(&"generation ended without a final event"))
+    let top = body.logprobs.unwrap_or(0);
+    let params = body.sampling.params(body.logprobs.is_some(), top)?;
+    let logprobs = params.logprobs || params.top_logprobs > 0;
+    let req = request(
+        &state,
+        body.model,
+        Prompt::Text(prompt),
+        &body.sampling,
+        params,
+        &headers,
+        &[("logprobs", body.logprobs.map(|l| json!(l)))],
+    )?;
+    let streaming = req.stream;
+    let g = app_result(gen::generate(&state.app, &actor, req).await)?;
+    if streaming {
+        let include_usage = body
+            .sampling
+            .stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage);
+        return Ok(sse_response(
+            Shape::Completion,
+            g,
+            include_usage,
+            logprobs,
+            |t| legacy_logprobs(std::slice::from_ref(t)),
+        ));
+    }
+    let done = app_result(g.collect().await)?;
+    let f = &done.finished;
+    if let Some(v) = &f.upstream_response {
+        return Ok(Json(v.clone()).into_response());
+    }
+    if let Some(e) = &f.off_schema {
+        return Err(Problem::internal(&format!("output off schema: {e}")));
+    }
+    Ok(json_with_energy(
+        json!({
+            "id": done.id, "object": "text_completion", "created": done.created,
+            "model": done.model,
+            "choices": [{ "index": 0, "text": done.text,
+                          "logprobs": if logprobs { legacy_logprobs(&done.tokens) } else { Value::Null },
+                          "finish_reason": f.finish_reason }],
+            "usage": usage(f),
+        }),
+        &f.energy,
+    ))
 }
 
 fn messages(input: Vec<InMessage>) -> Result<Vec<ChatMessage>, Problem> {
@@ -823,448 +573,6 @@ fn sse(v: Value) -> Result<Event, std::convert::Infallible> {
     Ok(Event::default().data(v.to_string()))
 }
 
-pub(crate) async fn chat_completions(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    headers: axum::http::HeaderMap,
-    ApiJson(body): ApiJson<ChatBody>,
-) -> Result<Response, Problem> {
-    let top = body.top_logprobs.unwrap_or(0);
-    if top > 0 && body.logprobs != Some(true) {
-        return Err(bad("top_logprobs needs logprobs: true"));
-    }
-    let params = body.sampling.params(body.logprobs.unwrap_or(false), top)?;
-    let mut msgs = messages(body.messages)?;
-    if state
-        .services
-        .upstreams
-        .as_ref()
-        .is_some_and(|u| u.serves(&body.model))
-    {
-        let texts = msgs.iter().map(|m| m.content.clone()).collect();
-        let roles: Vec<String> = msgs.into_iter().map(|m| m.role).collect();
-        let (logprobs, top_logprobs) = (body.logprobs, body.top_logprobs);
-        let sampling = serde_json::to_value(&body.sampling).map_err(|e| Problem::internal(&e))?;
-        return proxy(
-            &state,
-            actor,
-            &headers,
-            "chat",
-            &body.model,
-            texts,
-            body.sampling.stream.unwrap_or(false),
-            move |texts, model| {
-                let mut v = sampling;
-                v["model"] = json!(model);
-                v["messages"] = json!(roles
-                    .iter()
-                    .zip(texts)
-                    .map(|(r, t)| json!({ "role": r, "content": t }))
-                    .collect::<Vec<_>>());
-                if let Some(l) = logprobs {
-                    v["logprobs"] = json!(l);
-                }
-                if let Some(t) = top_logprobs {
-                    v["top_logprobs"] = json!(t);
-                }
-                v
-            },
-        )
-        .await;
-    }
-    body.sampling.response_schema()?; // refused before anything is done
-    let (texts, eg) = egress(
-        &state,
-        &actor,
-        &headers,
-        msgs.iter().map(|m| m.content.clone()).collect(),
-        None,
-    )
-    .await?;
-    for (m, t) in msgs.iter_mut().zip(texts) {
-        m.content = t;
-    }
-    let engine = engine(&state)?;
-    let model = body.model.clone();
-    let prompt = tokio::task::spawn_blocking(move || engine.chat_prompt(&model, &msgs))
-        .await
-        .map_err(|e| Problem::internal(&e))??;
-    let mut started = start(
-        &state,
-        actor,
-        "chat",
-        body.model,
-        prompt,
-        &body.sampling,
-        params,
-        eg.audit.clone(),
-    )
-    .await?;
-    let id = started.meter.id.clone();
-    let created = now_secs();
-    if !started.streaming {
-        let (text, tokens, done) = collect(&mut started.stream, &started.meter).await?;
-        if let Err(e) = check_schema(&started.schema, &text, done.finish_reason) {
-            return Err(Problem::internal(&format!("output off schema: {e}")));
-        }
-        let text = eg.restore(text);
-        let energy = started.meter.finish(&done).await;
-        let logprobs = started
-            .logprobs
-            .then(|| json!({ "content": tokens.iter().map(token_logprob).collect::<Vec<_>>() }));
-        return Ok(json_with_energy(
-            json!({
-                "id": id, "object": "chat.completion", "created": created, "model": started.model,
-                "system_fingerprint": format!("siagen-{}", &done.model_sha256[..12.min(done.model_sha256.len())]),
-                "choices": [{ "index": 0, "message": { "role": "assistant", "content": text },
-                              "logprobs": logprobs, "finish_reason": finish(done.finish_reason) }],
-                "usage": usage(&done, &energy),
-            }),
-            &energy,
-        ));
-    }
-    Ok(stream_local(
-        Shape::Chat,
-        started,
-        eg.streamer(),
-        id,
-        created,
-        chat_logprobs,
-    )
-    .into_response())
-}
-
-pub(crate) async fn completions(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    headers: axum::http::HeaderMap,
-    ApiJson(body): ApiJson<CompletionBody>,
-) -> Result<Response, Problem> {
-    let prompts = body.prompt.into_vec();
-    let [prompt] = <[String; 1]>::try_from(prompts)
-        .map_err(|_| bad("exactly one prompt per request is supported"))?;
-    if body.echo == Some(true) {
-        return Err(bad("echo is not supported"));
-    }
-    let top = body.logprobs.unwrap_or(0);
-    let params = body.sampling.params(body.logprobs.is_some(), top)?;
-    if state
-        .services
-        .upstreams
-        .as_ref()
-        .is_some_and(|u| u.serves(&body.model))
-    {
-        let sampling = serde_json::to_value(&body.sampling).map_err(|e| Problem::internal(&e))?;
-        let logprobs = body.logprobs;
-        return proxy(
-            &state,
-            actor,
-            &headers,
-            "completion",
-            &body.model,
-            vec![prompt],
-            body.sampling.stream.unwrap_or(false),
-            move |mut texts, model| {
-                let mut v = sampling;
-                v["model"] = json!(model);
-                v["prompt"] = json!(texts.remove(0));
-                if let Some(l) = logprobs {
-                    v["logprobs"] = json!(l);
-                }
-                v
-            },
-        )
-        .await;
-    }
-    body.sampling.response_schema()?; // refused before anything is done
-    let (mut texts, eg) = egress(&state, &actor, &headers, vec![prompt], None).await?;
-    let prompt = texts.remove(0);
-    let mut started = start(
-        &state,
-        actor,
-        "completion",
-        body.model,
-        prompt,
-        &body.sampling,
-        params,
-        eg.audit.clone(),
-    )
-    .await?;
-    let id = started.meter.id.clone();
-    let created = now_secs();
-    if !started.streaming {
-        let (text, tokens, done) = collect(&mut started.stream, &started.meter).await?;
-        if let Err(e) = check_schema(&started.schema, &text, done.finish_reason) {
-            return Err(Problem::internal(&format!("output off schema: {e}")));
-        }
-        let text = eg.restore(text);
-        let energy = started.meter.finish(&done).await;
-        return Ok(json_with_energy(
-            json!({
-                "id": id, "object": "text_completion", "created": created, "model": started.model,
-                "choices": [{ "index": 0, "text": text,
-                              "logprobs": if started.logprobs { legacy_logprobs(&tokens) } else { Value::Null },
-                              "finish_reason": finish(done.finish_reason) }],
-                "usage": usage(&done, &energy),
-            }),
-            &energy,
-        ));
-    }
-    Ok(stream_local(
-        Shape::Completion,
-        started,
-        eg.streamer(),
-        id,
-        created,
-        |t| legacy_logprobs(std::slice::from_ref(t)),
-    )
-    .into_response())
-}
-
-/// Forwards a generation to the least busy healthy replica of an upstream model, after the
-/// egress policy for that replica; re-identifies the answer; audits and records it.
-#[allow(clippy::too_many_arguments)]
-async fn proxy(
-    state: &AppState,
-    actor: siagen_store::Actor,
-    headers: &axum::http::HeaderMap,
-    route: &'static str,
-    model: &str,
-    texts: Vec<String>,
-    streaming: bool,
-    build: impl FnOnce(Vec<String>, &str) -> Value,
-) -> Result<Response, Problem> {
-    let upstreams = state
-        .services
-        .upstreams
-        .clone()
-        .ok_or_else(|| Problem::internal(&"no upstreams"))?;
-    let store = state.store.clone();
-    let who = actor.clone();
-    blocking(move || {
-        store.authorize(&who, "generation", "upstream", |a| {
-            a.require_clinical("generation")
-        })
-    })
-    .await?;
-    let lease = upstreams.pick(model).ok_or_else(|| {
-        let mut p = Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream-down",
-            format!("no healthy upstream serves '{model}' right now"),
-        );
-        p.retry_after = Some(10);
-        p
-    })?;
-    let replica = lease.replica().clone();
-    let prompt_sha = siagen_store::sha256_hex(texts.join("\u{1e}"));
-    let (texts, eg) = egress(state, &actor, headers, texts, Some(&replica.destination())).await?;
-    let mut body = build(texts, replica.upstream_model());
-    if let Some(o) = body.as_object_mut() {
-        o.retain(|_, v| !v.is_null());
-    }
-    let id = new_id(if route == "chat" { "chatcmpl" } else { "cmpl" });
-    let store = state.store.clone();
-    let label = actor.audit_label();
-    let details = json!({ "route": route, "generation_id": id, "prompt_sha256": prompt_sha,
-        "upstream": { "url": replica.config.url, "operator": replica.config.operator,
-                      "jurisdiction": replica.config.jurisdiction }, "egress": eg.audit,
-                      "mark": crate::mark::MarkPlan::none(UPSTREAM_UNMARKED).audit() });
-    let target = format!("model:{model}");
-    blocking(move || store.audit_event(&label, "generation", &target, "ok", details)).await?;
-    let resp = match replica
-        .post(
-            &upstreams.client,
-            if route == "chat" {
-                "chat/completions"
-            } else {
-                "completions"
-            },
-        )
-        .json(&body)
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            upstreams.mark_down(&replica);
-            tracing::warn!(url = %replica.config.url, error = %e, "upstream unreachable");
-            return Err(Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream-unreachable",
-                format!("the upstream for '{model}' did not answer"),
-            ));
-        }
-    };
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let msg: String = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| {
-                v.get("detail")
-                    .or_else(|| v.pointer("/error/message"))
-                    .and_then(|m| m.as_str().map(str::to_string))
-            })
-            .unwrap_or_else(|| format!("status {status}"));
-        let code = if status.is_client_error() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::BAD_GATEWAY
-        };
-        return Err(Problem::new(
-            code,
-            "upstream-error",
-            format!("upstream for '{model}': {msg}"),
-        ));
-    }
-    let meter = UpstreamRecord {
-        state: state.clone(),
-        actor,
-        id: id.clone(),
-        model: model.to_string(),
-        route,
-        operator: replica.config.operator.clone(),
-    };
-    let client_model = model.to_string();
-    if !streaming {
-        let mut v: Value = resp
-            .json()
-            .await
-            .map_err(|e| Problem::new(StatusCode::BAD_GATEWAY, "upstream-error", e.to_string()))?;
-        v["model"] = json!(client_model);
-        v["id"] = json!(id);
-        if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
-            for c in choices {
-                for ptr in ["/message/content", "/text"] {
-                    if let Some(t) = c.pointer_mut(ptr) {
-                        if let Some(s) = t.as_str() {
-                            *t = json!(eg.restore(s.to_string()));
-                        }
-                    }
-                }
-            }
-        }
-        meter.record(&v["usage"], "stop").await;
-        drop(lease);
-        return Ok(Json(v).into_response());
-    }
-    let mut reid = eg.streamer();
-    let mut resp = resp;
-    let events = async_stream(move |tx| async move {
-        let _lease = lease;
-        let mut buf = String::new();
-        let mut usage = Value::Null;
-        let mut last: Option<Value> = None;
-        loop {
-            let chunk = match resp.chunk().await {
-                Ok(Some(c)) => c,
-                _ => break,
-            };
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buf.find("\n\n") {
-                let event: String = buf.drain(..end + 2).collect();
-                for line in event.lines() {
-                    let Some(data) = line.strip_prefix("data:").map(str::trim) else {
-                        continue;
-                    };
-                    if data == "[DONE]" {
-                        if let (Some(rest), Some(mut tail)) = (
-                            reid.as_mut().map(|r| r.finish()).filter(|r| !r.is_empty()),
-                            last.take(),
-                        ) {
-                            set_delta(&mut tail, rest);
-                            let _ = tx.send(sse(tail)).await;
-                        }
-                        meter.record(&usage, "stop").await;
-                        let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
-                        return;
-                    }
-                    let Ok(mut v) = serde_json::from_str::<Value>(data) else {
-                        continue;
-                    };
-                    v["model"] = json!(client_model);
-                    v["id"] = json!(id);
-                    if !v["usage"].is_null() {
-                        usage = v["usage"].clone();
-                    }
-                    if let Some(r) = reid.as_mut() {
-                        for ptr in ["/choices/0/delta/content", "/choices/0/text"] {
-                            if let Some(t) = v.pointer_mut(ptr) {
-                                if let Some(s) = t.as_str() {
-                                    *t = json!(r.push(s));
-                                }
-                            }
-                        }
-                    }
-                    if v["choices"].as_array().is_some_and(|c| !c.is_empty()) {
-                        let mut template = v.clone();
-                        if let Some(c) = template.pointer_mut("/choices/0/finish_reason") {
-                            *c = Value::Null;
-                        }
-                        last = Some(template);
-                    }
-                    if tx.send(sse(v)).await.is_err() {
-                        meter.record(&usage, "cancelled").await;
-                        return;
-                    }
-                }
-            }
-        }
-        meter.record(&usage, "stop").await;
-    });
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
-
-/// Puts `text` as the content of a chunk (chat delta or completion text).
-fn set_delta(chunk: &mut Value, text: String) {
-    for ptr in ["/choices/0/delta/content", "/choices/0/text"] {
-        if let Some(t) = chunk.pointer_mut(ptr) {
-            *t = json!(text);
-            return;
-        }
-    }
-}
-
-/// Why an upstream generation carries no siagen watermark (the audit says so).
-const UPSTREAM_UNMARKED: &str = "upstream engine: siagen does not sample, so cannot mark";
-
-/// Records an upstream generation: its tokens, and its energy as not metered here.
-struct UpstreamRecord {
-    state: AppState,
-    actor: siagen_store::Actor,
-    id: String,
-    model: String,
-    route: &'static str,
-    operator: String,
-}
-
-impl UpstreamRecord {
-    async fn record(&self, usage: &Value, finish: &str) {
-        let rec = siagen_store::GenerationRecord {
-            id: self.id.clone(),
-            model: self.model.clone(),
-            route: format!("{}-upstream", self.route),
-            prompt_tokens: usage["prompt_tokens"].as_i64().unwrap_or(0),
-            completion_tokens: usage["completion_tokens"].as_i64().unwrap_or(0),
-            finish_reason: finish.to_string(),
-            joules: 0.0,
-            co2e_g: 0.0,
-            energy_method: format!("unmetered: upstream run by {}", self.operator),
-            mark_scheme: "none".into(),
-            mark_key_id: None,
-        };
-        let store = self.state.store.clone();
-        let actor = self.actor.clone();
-        if let Err(e) = blocking(move || store.record_generation(&actor, &rec)).await {
-            tracing::error!(error = ?e.detail, "cannot record an upstream generation");
-        }
-    }
-}
-
-/// Legacy `/v1/completions` log-probabilities.
 fn legacy_logprobs(tokens: &[TokenEvent]) -> Value {
     json!({
         "tokens": tokens.iter().map(|t| t.text.clone()).collect::<Vec<_>>(),
@@ -1310,26 +618,22 @@ impl Shape {
 /// Streams a local generation as SSE chunks of `shape`: tokens (re-identified when the prompt
 /// was pseudonymised), the final chunk with the finish reason, the usage chunk when asked, then
 /// `[DONE]`. A client that goes away cancels the generation, which is still recorded.
-fn stream_local(
+/// Streams a generation as SSE: for a local model, the role chunk, one chunk per token (its
+/// text re-identified by the workflow), held-back text, the final chunk with the finish reason,
+/// the usage chunk when asked; for an upstream, its own chunks; then `[DONE]`. A client that
+/// goes away drops the generation, which cancels it (and the workflow still records it).
+fn sse_response(
     shape: Shape,
-    started: Started,
-    mut reid: Option<crate::shield::StreamReidentifier>,
-    id: String,
-    created: u64,
+    mut g: Generation,
+    include_usage: bool,
+    logprobs: bool,
     token_logprobs: impl Fn(&TokenEvent) -> Value + Send + 'static,
-) -> Sse<impl futures_core::Stream<Item = Result<Event, std::convert::Infallible>>> {
-    let Started {
-        mut stream,
-        model,
-        include_usage,
-        logprobs,
-        schema,
-        meter,
-        ..
-    } = started;
+) -> Response {
     let events = async_stream(move |tx| async move {
+        let local = g.upstream_operator.is_none();
+        let (id, model, created) = (g.id.clone(), g.model.clone(), g.created);
         let chunk = |choices: Value| json!({ "id": id, "object": shape.object(), "created": created, "model": model, "choices": choices });
-        if let Shape::Chat = shape {
+        if let (true, Shape::Chat) = (local, shape) {
             let head = chunk(
                 json!([{ "index": 0, "delta": { "role": "assistant", "content": "" }, "logprobs": null, "finish_reason": null }]),
             );
@@ -1337,81 +641,58 @@ fn stream_local(
                 return;
             }
         }
-        let mut meter = Some(meter);
-        let mut raw = String::new();
-        while let Some(ev) = stream.next().await {
+        while let Some(ev) = g.next().await {
             let out = match ev {
-                GenerationEvent::Token(t) => {
-                    if let Some(m) = &meter {
-                        m.token();
+                gen::Event::Token { text, token } => {
+                    if token.is_none() && text.is_empty() {
+                        continue;
                     }
-                    if schema.is_some() {
-                        raw.push_str(&t.text);
-                    }
-                    let text = match &mut reid {
-                        Some(r) => r.push(&t.text),
-                        None => t.text.clone(),
+                    let lp = match (&token, logprobs) {
+                        (Some(t), true) => token_logprobs(t),
+                        _ => Value::Null,
                     };
-                    let lp = if logprobs {
-                        token_logprobs(&t)
-                    } else {
-                        Value::Null
-                    };
-                    chunk(json!([shape.choice(Some(&text), lp, None)]))
+                    vec![chunk(json!([shape.choice(Some(&text), lp, None)]))]
                 }
-                GenerationEvent::Done(d) => {
-                    let energy = match meter.take() {
-                        Some(m) => m.finish(&d).await,
-                        None => Value::Null,
-                    };
+                gen::Event::Chunk(v) => vec![v],
+                gen::Event::Done(f) if local => {
                     let mut tail = vec![];
-                    if let Err(e) = check_schema(&schema, &raw, d.finish_reason) {
-                        tracing::error!(error = %e, "constrained output off schema");
+                    if f.off_schema.is_some() {
                         tail.push(json!({ "error": { "message": "generated text does not match the response_format schema", "type": "server_error" } }));
-                    }
-                    if let Some(rest) = reid.as_mut().map(|r| r.finish()).filter(|r| !r.is_empty())
-                    {
-                        tail.push(chunk(json!([shape.choice(Some(&rest), Value::Null, None)])));
                     }
                     tail.push(chunk(json!([shape.choice(
                         None,
                         Value::Null,
-                        Some(finish(d.finish_reason))
+                        Some(&f.finish_reason)
                     )])));
                     if include_usage {
                         let mut u = chunk(json!([]));
-                        u["usage"] = usage(&d, &energy);
+                        u["usage"] = usage(&f);
                         tail.push(u);
                     }
-                    for c in tail {
-                        if tx.send(sse(c)).await.is_err() {
-                            return;
-                        }
-                    }
-                    break;
+                    tail
                 }
-                GenerationEvent::Error(e) => {
+                gen::Event::Done(_) => vec![],
+                gen::Event::Failed(e) => {
                     tracing::error!(error = %e, "generation failed mid-stream");
-                    json!({ "error": { "message": "generation failed", "type": "server_error" } })
+                    vec![
+                        json!({ "error": { "message": "generation failed", "type": "server_error" } }),
+                    ]
                 }
             };
-            if tx.send(sse(out)).await.is_err() {
-                // Client gone: dropping `stream` cancels the generation.
-                drop(stream);
-                if let Some(m) = meter.take() {
-                    m.finish_cancelled().await;
+            for c in out {
+                if tx.send(sse(c)).await.is_err() {
+                    // Client gone: dropping the generation cancels it.
+                    return;
                 }
-                return;
             }
         }
         let _ = tx.send(Ok(Event::default().data("[DONE]"))).await;
     });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
-/// Runs a producer task feeding a bounded channel, exposed as a stream for SSE. When the client
-/// goes away, the stream is dropped, sends fail, the task ends and drops the generation: the
-/// engine sees the closed channel and stops.
 fn async_stream<F, Fut>(
     f: F,
 ) -> impl futures_core::Stream<Item = Result<Event, std::convert::Infallible>>
@@ -1440,28 +721,26 @@ pub(crate) async fn models(
     State(state): State<AppState>,
     Auth(_): Auth,
 ) -> Result<Json<Value>, Problem> {
-    let engine = engine(&state)?;
-    let list = tokio::task::spawn_blocking(move || engine.models())
-        .await
-        .map_err(|e| Problem::internal(&e))??;
-    let mut data: Vec<Value> = list
+    if state.app.services.engine.is_none() && state.app.services.upstreams.is_none() {
+        return Err(app_result::<()>(state.app.engine().map(|_| ())).unwrap_err());
+    }
+    let list = app_result(state.app.models().await)?;
+    let data: Vec<Value> = list
         .iter()
-        .map(|m| {
-            json!({
+        .map(|m| match m {
+            siagen_app::ModelEntry::Local(m) => json!({
                 "id": m.name, "object": "model", "created": 0, "owned_by": "siagen",
                 "siagen": m,
-            })
+            }),
+            siagen_app::ModelEntry::Upstream { name, replicas } => json!({
+                "id": name, "object": "model", "created": 0, "owned_by": "upstream",
+                "upstreams": replicas.iter().map(|(operator, jurisdiction, may, healthy)| json!({
+                    "operator": operator, "jurisdiction": jurisdiction,
+                    "may_receive_identifying": may, "healthy": healthy,
+                })).collect::<Vec<_>>(),
+            }),
         })
         .collect();
-    for (name, replicas) in state.services.upstreams.iter().flat_map(|u| u.models()) {
-        data.push(json!({
-            "id": name, "object": "model", "created": 0, "owned_by": "upstream",
-            "upstreams": replicas.iter().map(|r| json!({
-                "operator": r.config.operator, "jurisdiction": r.config.jurisdiction,
-                "may_receive_identifying": r.config.may_receive_identifying, "healthy": r.healthy(),
-            })).collect::<Vec<_>>(),
-        }));
-    }
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 
@@ -1482,6 +761,7 @@ pub(crate) struct EmbeddingsBody {
 pub(crate) async fn embeddings(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<EmbeddingsBody>,
 ) -> Result<Json<Value>, Problem> {
     let base64 = match body.encoding_format.as_deref() {
@@ -1496,37 +776,13 @@ pub(crate) async fn embeddings(
     if body.dimensions.is_some() {
         return Err(bad("dimensions is not supported"));
     }
-    let texts = body.input.into_vec();
-    if texts.is_empty() || texts.len() > 256 {
-        return Err(bad("input must hold 1 to 256 texts"));
-    }
-    let engine = engine(&state)?;
-    let store = state.store.clone();
-    let label = actor.audit_label();
-    blocking(move || {
-        store.authorize(&actor, "embedding", "engine", |a| {
-            a.require_clinical("generation")
-        })
-    })
-    .await?;
-    let model = body.model.clone();
-    let hashes: Vec<String> = texts.iter().map(siagen_store::sha256_hex).collect();
-    let result = tokio::task::spawn_blocking(move || engine.embed(&model, &texts))
-        .await
-        .map_err(|e| Problem::internal(&e))??;
-    let store = state.store.clone();
-    let target = format!("model:{}", body.model);
+    let req = siagen_app::embed::EmbedRequest {
+        model: body.model.clone(),
+        inputs: body.input.into_vec(),
+        patient_ref: patient_ref(&headers),
+    };
+    let result = app_result(siagen_app::embed::embed(&state.app, &actor, req).await)?;
     let tokens = result.prompt_tokens;
-    blocking(move || {
-        store.audit_event(
-            &label,
-            "embedding",
-            &target,
-            "ok",
-            json!({ "inputs": hashes.len(), "prompt_tokens": tokens }),
-        )
-    })
-    .await?;
     Ok(Json(json!({
         "object": "list",
         "model": body.model,

@@ -43,13 +43,19 @@ impl Problem {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
     }
 
-    /// 500 with a correlation id; the real error is logged, never sent.
-    pub fn internal(err: &dyn std::fmt::Display) -> Self {
+    /// Logs an internal error under a new correlation id, and returns the id.
+    pub fn log_internal(err: &dyn std::fmt::Display) -> String {
         let id = {
             use rand::Rng;
             format!("{:016x}", rand::thread_rng().gen::<u64>())
         };
         tracing::error!(correlation_id = %id, error = %err, "internal error");
+        id
+    }
+
+    /// 500 with a correlation id; the real error is logged, never sent.
+    pub fn internal(err: &dyn std::fmt::Display) -> Self {
+        let id = Self::log_internal(err);
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -60,16 +66,24 @@ impl Problem {
     }
 }
 
+impl From<siagen_app::AppError> for Problem {
+    /// The one mapping of workflow errors to HTTP: status, problem type and message from the
+    /// error table (`siagen_app::error`); internal errors are logged with a correlation id and
+    /// only that id is sent.
+    fn from(e: siagen_app::AppError) -> Self {
+        if e.status() == 500 {
+            return Problem::internal(&e);
+        }
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut p = Problem::new(status, e.slug(), e.to_string());
+        p.retry_after = e.retry_after();
+        p
+    }
+}
+
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(m) => Problem::new(StatusCode::NOT_FOUND, "not-found", m),
-            StoreError::Forbidden(m) => Problem::new(StatusCode::FORBIDDEN, "forbidden", m),
-            StoreError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", m),
-            StoreError::Invalid(m) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
-            StoreError::Unauthenticated(m) => Problem::unauthenticated(m),
-            other => Problem::internal(&other),
-        }
+        siagen_app::AppError::from(e).into()
     }
 }
 

@@ -23,7 +23,7 @@ pub use detect::Shield;
 pub use egress::{Destination, EgressDecision, EgressPolicy, Outbound};
 pub use pseudo::{
     pseudonymize, pseudonymize_with, reidentify, reidentify_with_dates, PseudoOptions,
-    Pseudonymized, SurrogateStyle,
+    Pseudonymized, Reidentifier, StreamReidentifier, SurrogateStyle, STREAM_HOLD_BACK,
 };
 
 pub use validate::{iban_is_valid, luhn_is_valid, nir_is_valid};

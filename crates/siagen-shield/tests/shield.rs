@@ -411,3 +411,47 @@ fn shield_is_send_sync() {
     check::<Shield>();
     check::<Vault>();
 }
+
+/// A streamed answer, cut in pieces of any size, is re-identified to exactly the text that
+/// re-identifying it whole gives, and no surrogate shows in what is released.
+#[test]
+fn streamed_reidentification_matches_the_whole_text() {
+    let dir = tmp_dir("stream");
+    let vault = Vault::open(&dir, [3u8; 32]).unwrap();
+    let notes = "M. Paul LEFEBVRE, né le 04/05/1961, domicilié 12 rue des Lilas à Rennes, \
+                 tél 06 11 22 33 44, mail paul.lefebvre@orange.fr, vu le 02/03/2024.";
+    let p = pseudonymize(shield(), notes, "patient-7", &vault).unwrap();
+    let surrogates: Vec<String> = p
+        .spans
+        .iter()
+        .map(|s| p.text.chars().skip(s.start).take(s.end - s.start).collect())
+        .collect();
+    let mut answer = String::new();
+    for i in 0..40 {
+        answer.push_str(&format!(
+            "Point {i} : {} reste suivi, voir {} et le courrier du jour. ",
+            p.text,
+            surrogates[i % surrogates.len()]
+        ));
+    }
+    let whole = reidentify_with_dates(shield(), &answer, "patient-7", &vault).unwrap();
+    for piece in [1usize, 3, 7, 40, 500] {
+        let mut s = StreamReidentifier::new(Reidentifier::load("patient-7", &vault).unwrap());
+        let chars: Vec<char> = answer.chars().collect();
+        let mut out = String::new();
+        for c in chars.chunks(piece) {
+            let released = s.push(shield(), &c.iter().collect::<String>());
+            for sur in surrogates.iter().filter(|x| x.chars().count() > 3) {
+                assert!(
+                    !released.contains(sur.as_str()),
+                    "{sur} released in {released:?}"
+                );
+            }
+            out.push_str(&released);
+        }
+        out.push_str(&s.finish(shield()));
+        assert_eq!(out, whole, "pieces of {piece} characters");
+    }
+    assert!(whole.contains("LEFEBVRE") && whole.contains("06 11 22 33 44"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

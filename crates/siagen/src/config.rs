@@ -53,7 +53,7 @@ pub struct FileConfig {
     /// Surrogates: `realistic` (default) or `tags` (`[NOM_1]`).
     pub surrogate_style: Option<String>,
     /// OpenAI-compatible engines serving models by name (`[[upstreams]]` tables).
-    pub upstreams: Option<Vec<siagen_server::upstream::UpstreamConfig>>,
+    pub upstreams: Option<Vec<siagen_app::upstream::UpstreamConfig>>,
     /// Watermark of local generations: `gumbel` (default, distortion-free), `kgw` or `off`.
     pub mark_scheme: Option<String>,
     /// Models whose generations are not watermarked.

@@ -899,7 +899,7 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
     }
     let mut policy = siagen_shield::EgressPolicy::new();
     policy.options.style = settings.surrogate_style(None)?;
-    let shield = siagen_server::ShieldState {
+    let shield = siagen_app::ShieldState {
         shield: siagen_shield::Shield::new()?,
         vault: settings.vault()?,
         policy,
@@ -912,14 +912,14 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
         ),
     };
     let engine = Arc::new(engine);
-    let services = siagen_server::Services {
+    let services = siagen_app::Services {
         meds: load_thesauri(&settings)?,
         engine: Some(engine.clone()),
-        energy: Some(Arc::new(siagen_server::Energy::probe(carbon)?)),
+        energy: Some(Arc::new(siagen_app::Energy::probe(carbon)?)),
         shield: Some(Arc::new(shield)),
         upstreams: match settings.file.upstreams.clone() {
             Some(list) if !list.is_empty() => Some(Arc::new(
-                siagen_server::upstream::Upstreams::new(list).map_err(anyhow::Error::msg)?,
+                siagen_app::upstream::Upstreams::new(list).map_err(anyhow::Error::msg)?,
             )),
             _ => None,
         },
@@ -931,7 +931,8 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
         mark: Some(Arc::new(mark_cli::state(&settings)?)),
     };
     let upstreams = services.upstreams.clone();
-    let state = siagen_server::AppState::new(store.clone(), server_cfg, services);
+    let app = Arc::new(siagen_app::App::new(store.clone(), services));
+    let state = siagen_server::AppState::new(app, server_cfg);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -3,9 +3,9 @@
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::json;
+use siagen_app::mark::{MarkConfig, MarkState};
 use siagen_mark::detect::Scheme;
 use siagen_mark::key::{key_file, KeyRing};
-use siagen_server::mark::{MarkConfig, MarkState};
 use siagen_store::Actor;
 use std::path::PathBuf;
 
@@ -193,7 +193,7 @@ fn detect(
     }
     for (file, text) in files.iter().zip(&texts) {
         let tokens = tokenizer.tokenize(text)?;
-        let d = siagen_server::mark::detect_tokens(&ring, &tokens, fpr)?;
+        let d = siagen_app::mark::detect_tokens(&ring, &tokens, fpr)?;
         store.audit_event(
             &Actor::cli().audit_label(),
             "mark.detect",
@@ -204,7 +204,7 @@ fn detect(
                     "p_value": d.p_value, "marked": d.marked, "fpr": fpr }),
         )?;
         let line = if as_json {
-            let mut v = siagen_server::mark::detection_json(&d, &model);
+            let mut v = siagen_app::mark::detection_json(&d, &model);
             v["file"] = json!(file.display().to_string());
             v.to_string()
         } else {

@@ -558,3 +558,62 @@ fn reranker_model_reorders_the_passages_of_an_ask() {
     );
     assert!(!serde_json::to_string(&entries).unwrap().contains("Dupont"));
 }
+
+/// The claim check and the reranker on a real model (SmolLM2-135M-Instruct): every cited
+/// (passage, sentence) pair gets an entailment score from its « oui » / « non »
+/// log-probabilities, the passages are re-ordered by its P(oui), and contradictions still decide
+/// the verdict; then SmolLM2 answers a question itself from the corpus.
+#[test]
+fn claim_check_and_reranker_on_a_real_model() {
+    let (url, scribe) = start_scribe();
+    let s = Server::start_with(|dir| {
+        install_real_models(dir);
+        write_corpus(dir);
+        std::fs::write(
+            dir.join("siagen.toml"),
+            format!("kb_entailment_model = \"{REAL_CHAT}\"\nkb_reranker_model = \"{REAL_CHAT}\"\n[[upstreams]]\nmodel = \"scribe\"\nurl = \"{url}\"\noperator = \"Prestataire\"\njurisdiction = \"EU\"\n"),
+        )
+        .unwrap();
+    });
+    let alice = s.user("alice", "clinician");
+    let v = ask_scribe(&s, &alice, IDENTIFYING);
+    assert_eq!(v["covered"], true, "{v}");
+    assert!(!scribe.bodies.lock().unwrap()[0].contains("Dupont"));
+    let sources = v["sources"].as_array().unwrap();
+    let scores: Vec<f64> = sources
+        .iter()
+        .map(|src| src["rerank"].as_f64().expect("every source is reranked"))
+        .collect();
+    assert!(scores.iter().all(|x| (0.0..=1.0).contains(x)), "{scores:?}");
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    let sentences = v["sentences"].as_array().unwrap();
+    let entailment: Vec<&Value> = sentences
+        .iter()
+        .flat_map(|st| st["reasons"].as_array().unwrap())
+        .filter(|r| r["code"] == "entailment")
+        .collect();
+    assert!(!entailment.is_empty(), "the real model scored no pair: {v}");
+    // The changed number (6 g instead of 4 g) is caught whatever the model says.
+    assert_eq!(sentences[1]["verdict"], "unsupported", "{v}");
+    eprintln!(
+        "real-model claim check: verdicts {:?}, rerank scores {scores:?}",
+        sentences
+            .iter()
+            .map(|s| s["verdict"].as_str().unwrap())
+            .collect::<Vec<_>>()
+    );
+    // SmolLM2 answers from the corpus itself.
+    let own: Value = s
+        .post(
+            &alice,
+            "/api/ask",
+            json!({ "question": QUESTION, "collection": "guides", "model": REAL_CHAT,
+                    "max_tokens": 80 }),
+        )
+        .json()
+        .unwrap();
+    assert_eq!(own["covered"], true, "{own}");
+    assert!(!own["answer"].as_str().unwrap().trim().is_empty(), "{own}");
+    assert!(!own["sentences"].as_array().unwrap().is_empty(), "{own}");
+    eprintln!("real-model answer: {}", own["answer"]);
+}

@@ -21,17 +21,7 @@ const TITLE: &str = "Assistant";
 
 /// The local chat models (embedding models cannot answer).
 pub(crate) async fn chat_models(state: &AppState) -> Vec<siagen_engine::ModelInfo> {
-    let Some(engine) = state.services.engine.clone() else {
-        return Vec::new();
-    };
-    tokio::task::spawn_blocking(move || engine.models())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| !m.is_embedding_model)
-        .collect()
+    state.app.local_chat_models().await
 }
 
 fn kind_options() -> String {

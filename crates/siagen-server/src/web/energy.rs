@@ -28,9 +28,27 @@ const PERIODS: &[(&str, &str, Option<i64>)] = &[
     ("tout", "Depuis le début", None),
 ];
 
-/// A number with a French decimal comma.
+/// A number with a French decimal comma. A value that rounds to zero is written 0, never
+/// « -0,0000 » (negative zero, or a tiny negative share of idle energy).
 fn num(v: f64, decimals: usize) -> String {
-    format!("{v:.decimals$}").replace('.', ",")
+    let s = format!("{v:.decimals$}");
+    let s = match s.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => s,
+    };
+    s.replace('.', ",")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_round_to_an_unsigned_zero() {
+        assert_eq!(super::num(-0.0, 4), "0,0000");
+        assert_eq!(super::num(-0.00001, 4), "0,0000");
+        assert_eq!(super::num(-1.5, 1), "-1,5");
+        assert_eq!(super::num(2.25, 2), "2,25");
+        assert_eq!(super::num(0.0, 0), "0");
+    }
 }
 
 fn decimals(max: f64) -> usize {

@@ -365,6 +365,35 @@ pub(crate) fn fr_message(status: StatusCode, detail: &str) -> String {
     format!("{lead} (détail : {d}).")
 }
 
+/// The French message of a workflow error for a page: the store's precise messages through
+/// [`fr_message`], the others from the error table; an internal error is logged under a
+/// correlation id that the message gives.
+pub(crate) fn app_error_message(e: &siagen_app::AppError) -> String {
+    use siagen_app::AppError as E;
+    match e {
+        E::BadRequest(d)
+        | E::Invalid(d)
+        | E::Forbidden(d)
+        | E::NotFound(d)
+        | E::Conflict(d)
+        | E::Unauthenticated(d) => fr_message(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            d,
+        ),
+        E::Internal(_) => e.message_fr(Some(&crate::Problem::log_internal(e))),
+        _ => e.message_fr(None),
+    }
+}
+
+/// An error page for a workflow error.
+pub(crate) fn app_error_page(sess: Option<&WebSession>, e: &siagen_app::AppError) -> Response {
+    error_page(
+        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        sess,
+        &app_error_message(e),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

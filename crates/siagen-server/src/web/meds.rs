@@ -17,7 +17,7 @@ use siagen_meds::Severity;
 
 fn form_html(state: &AppState, sess: &WebSession, lines: &str, edition: &str) -> String {
     let mut opts = String::new();
-    for (i, t) in state.services.meds.iter().enumerate() {
+    for (i, t) in state.app.services.meds.iter().enumerate() {
         let e = t.edition();
         let sel = if e == edition || (edition.is_empty() && i == 0) {
             " selected"

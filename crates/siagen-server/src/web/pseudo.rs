@@ -5,10 +5,8 @@
 //! Detection and pseudonymisation are the API's (`crate::shield`): same limits, role check,
 //! vault and audit entries.
 
-use super::html::{csrf_field, error_banner, esc, fr_message, html, page};
+use super::html::{app_error_message, csrf_field, error_banner, esc, html, page};
 use super::{check_csrf, textarea, WebForm, WebSession};
-use crate::auth::Auth;
-use crate::problem::ApiJson;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -192,48 +190,34 @@ pub(crate) async fn submit(
             "",
         );
     }
-    let fail = |p: crate::Problem| {
-        let msg = if p.slug == "no-shield" {
+    let fail = |e: siagen_app::AppError| {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let msg = if e.slug() == "no-shield" {
             "Le module de pseudonymisation n'est pas configuré sur ce serveur.".to_string()
         } else {
-            fr_message(p.status, &p.detail)
+            app_error_message(&e)
         };
-        render(p.status, Some(&msg), "")
+        render(status, Some(&msg), "")
     };
-    let Ok(detect_body) =
-        serde_json::from_value::<crate::shield::DetectBody>(json!({ "text": text }))
-    else {
-        return render(StatusCode::BAD_REQUEST, Some("Demande invalide."), "");
+    let spans = match siagen_app::privacy::detect(&state.app, &sess.actor, text.clone()).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
     };
-    let detected = match crate::shield::detect(
-        State(state.clone()),
-        Auth(sess.actor.clone()),
-        ApiJson(detect_body),
+    let style: Option<siagen_shield::SurrogateStyle> =
+        serde_json::from_value(json!(style)).unwrap_or_default();
+    let pseudo = match siagen_app::privacy::pseudonymize(
+        &state.app,
+        &sess.actor,
+        text.clone(),
+        patient_ref.to_string(),
+        style,
     )
     .await
     {
-        Ok(axum::Json(v)) => v,
-        Err(p) => return fail(p),
+        Ok(p) => p,
+        Err(e) => return fail(e),
     };
-    let spans: Vec<Span> = serde_json::from_value(detected["spans"].clone()).unwrap_or_default();
-    let Ok(pseudo_body) = serde_json::from_value::<crate::shield::PseudoBody>(
-        json!({ "text": text, "patient_ref": patient_ref, "style": style }),
-    ) else {
-        return render(StatusCode::BAD_REQUEST, Some("Demande invalide."), "");
-    };
-    let pseudo = match crate::shield::pseudonymize(
-        State(state.clone()),
-        Auth(sess.actor.clone()),
-        ApiJson(pseudo_body),
-    )
-    .await
-    {
-        Ok(axum::Json(v)) => v,
-        Err(p) => return fail(p),
-    };
-    let out_text = pseudo["text"].as_str().unwrap_or("").to_string();
-    let out_spans: Vec<Span> = serde_json::from_value(pseudo["spans"].clone()).unwrap_or_default();
-    let replaced = pseudo["replaced"].as_u64().unwrap_or(0);
+    let (out_text, out_spans, replaced) = (pseudo.text, pseudo.spans, pseudo.replaced);
     let summary = if spans.is_empty() {
         r#"<p class="alert alert-warn" id="pii-none">Aucun identifiant repéré. La détection n'est pas infaillible : relisez le texte.</p>"#.to_string()
     } else {

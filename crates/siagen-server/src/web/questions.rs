@@ -2,17 +2,17 @@
 //! each sentence coloured by its claim-check verdict (with a legend and the reasons), and the
 //! numbered sources with title, page and licence; save the answer as a draft « réponse sourcée ».
 //!
-//! Everything goes through the API's code (`crate::ask`): same limits, role check, privacy
+//! Everything goes through the API's code (`siagen_app::ask`): same limits, role check, privacy
 //! shield, audit entries. The question travels in the POST body only.
 
-use super::html::{csrf_field, error_banner, esc, fr_message, html, page};
+use super::html::{app_error_message, csrf_field, error_banner, esc, html, page};
 use super::{check_csrf, WebForm, WebSession};
-use crate::ask::{AskAnswer, AskBody, SaveBody};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use siagen_app::ask::{AskAnswer, AskBody, SaveBody};
 use siagen_kb::claim::Verdict;
 
 const TITLE: &str = "Questions au corpus";
@@ -24,36 +24,13 @@ fn intro() -> &'static str {
 }
 
 async fn collection_names(state: &AppState, sess: &WebSession) -> Vec<String> {
-    let Some(kb) = state.services.kb.clone() else {
-        return vec![];
-    };
-    let viewer = crate::ask::viewer(&sess.actor);
-    tokio::task::spawn_blocking(move || kb.collections(&viewer))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.name)
-        .collect()
+    siagen_app::ask::collections(&state.app, &sess.actor).await
 }
 
 /// Models that can answer: the local chat models, then the upstreams' (by name). The first is
 /// what the API uses when none is named.
 async fn answer_models(state: &AppState) -> Vec<String> {
-    let mut names: Vec<String> = super::assistant::chat_models(state)
-        .await
-        .into_iter()
-        .map(|m| m.name)
-        .collect();
-    if let Some(u) = &state.services.upstreams {
-        for (name, _) in u.models() {
-            if !names.iter().any(|n| n == name) {
-                names.push(name.to_string());
-            }
-        }
-    }
-    names
+    state.app.answer_models().await
 }
 
 /// The form's choices and values.
@@ -147,7 +124,7 @@ fn answer_html(sess: &WebSession, a: &AskAnswer, question: &str) -> String {
             r#"<section class="card" id="answer" data-covered="false"><h2>Réponse</h2>
 <div class="alert alert-warn" role="status" id="not-covered"><p>{}</p></div>
 <p class="hint">Aucun passage de la collection « {} » n'est assez pertinent (meilleur score {:.2}, seuil {:.2}). Reformulez la question ou choisissez une autre collection.</p></section>"#,
-            esc(a.message.as_deref().unwrap_or(crate::ask::NOT_COVERED)),
+            esc(a.message.as_deref().unwrap_or(siagen_app::ask::NOT_COVERED)),
             esc(&a.collection),
             a.best_relevance,
             a.min_relevance
@@ -265,31 +242,6 @@ pub(crate) struct AskForm {
     model: String,
 }
 
-/// French message of an API error response (problem+json).
-async fn problem_message(resp: Response) -> (StatusCode, String) {
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let detail = v["detail"].as_str().unwrap_or("");
-    let msg = match v["type"].as_str().unwrap_or("") {
-        t if t.ends_with("unknown-collection") => {
-            "Cette collection n'existe pas ou ne vous est pas accessible.".to_string()
-        }
-        t if t.ends_with("no-kb") => "Aucune base documentaire n'est configurée.".to_string(),
-        t if t.ends_with("unknown-model") => {
-            "Ce modèle n'est pas disponible : choisissez-en un autre dans la liste.".to_string()
-        }
-        t if t.ends_with("no-model") || t.ends_with("no-engine") => {
-            "Aucun modèle de langage n'est installé : un administrateur doit en ajouter un."
-                .to_string()
-        }
-        _ => fr_message(status, detail),
-    };
-    (status, msg)
-}
-
 pub(crate) async fn ask(
     State(state): State<AppState>,
     sess: WebSession,
@@ -338,12 +290,13 @@ pub(crate) async fn ask(
             .or_else(|| models.first().cloned()),
         max_tokens: None,
     };
-    match crate::ask::answer(&state, sess.actor.clone(), &HeaderMap::new(), body).await {
+    match siagen_app::ask::answer(&state.app, &sess.actor, None, body).await {
         Ok(a) => render(StatusCode::OK, None, &answer_html(&sess, &a, &f.question)),
-        Err(resp) => {
-            let (status, msg) = problem_message(resp).await;
-            render(status, Some(&msg), "")
-        }
+        Err(e) => render(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Some(&app_error_message(&e)),
+            "",
+        ),
     }
 }
 
@@ -372,15 +325,8 @@ pub(crate) async fn save(
         title: f.title.trim().to_string(),
         patient_ref: Some(f.patient_ref.trim().to_string()),
     };
-    match crate::ask::save_answer(&state, sess.actor.clone(), body).await {
+    match siagen_app::ask::save_answer(&state.app, &sess.actor, body).await {
         Ok((doc, _)) => Redirect::to(&format!("/documents/{}?msg=created", doc.id)).into_response(),
-        Err(p) => {
-            let msg = if p.slug == "unknown-answer" {
-                "Cette réponse n'est plus disponible (plus de deux heures, ou donnée à une autre personne) : posez la question à nouveau.".to_string()
-            } else {
-                fr_message(p.status, &p.detail)
-            };
-            super::html::error_page(p.status, Some(&sess), &msg)
-        }
+        Err(e) => super::html::app_error_page(Some(&sess), &e),
     }
 }

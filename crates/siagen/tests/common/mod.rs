@@ -266,3 +266,27 @@ pub fn serve_in_background(app: axum::Router) -> std::net::SocketAddr {
     });
     rx.recv().unwrap()
 }
+
+/// Names of the real models in a data directory (see [`install_real_models`]).
+pub const REAL_CHAT: &str = "smollm2-135m-instruct";
+pub const REAL_BASE: &str = "gemma-3-270m";
+
+/// Links the suite's real models (scripts/test-models.sh: SmolLM2-135M-Instruct, Apache-2.0;
+/// gemma-3-270m, Gemma Terms of Use) into `dir/models` under [`REAL_CHAT`] and [`REAL_BASE`].
+#[allow(dead_code)]
+pub fn install_real_models(dir: &Path) {
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for (file, name) in [
+        ("SmolLM2-135M-Instruct.Q4_1.gguf", REAL_CHAT),
+        ("gemma-3-270m-q4_k_m.gguf", REAL_BASE),
+    ] {
+        let p = test_deps().join("models").join(file);
+        assert!(
+            p.exists(),
+            "{} missing: run scripts/test-deps.sh (it fetches the real models)",
+            p.display()
+        );
+        std::os::unix::fs::symlink(p, models.join(format!("{name}.gguf"))).unwrap();
+    }
+}

@@ -1,0 +1,344 @@
+//! Workflow rules driven in process: the real router (`tower::ServiceExt::oneshot`), a real
+//! SQLite store, the real engine on a tiny generated model, the real shield and vault, and
+//! upstream engines started by the test on loopback that record what they receive.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{json, Value};
+use siagen_app::upstream::{UpstreamConfig, Upstreams};
+use siagen_app::{App, Services, ShieldState};
+use siagen_server::{router, AppState, ServerConfig};
+use siagen_store::{Actor, NewUser, Role, Roles, Store, StoreConfig};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tower::ServiceExt;
+
+const IDENTIFYING: &str =
+    "Mme Jeanne DUPONT, née le 12/03/1950, tél 06 12 34 56 78, jeanne.dupont@orange.fr";
+const IDENTIFIERS: [&str; 4] = ["DUPONT", "06 12 34 56 78", "12/03/1950", "jeanne.dupont"];
+
+/// An OpenAI-compatible engine on loopback that answers and records every request body.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<(String, Value)>>>);
+
+impl Recorder {
+    async fn start() -> (Recorder, String) {
+        let rec = Recorder::default();
+        let r2 = rec.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1/chat/completions",
+                axum::routing::post(|axum::extract::State(r): axum::extract::State<Recorder>, axum::Json(v): axum::Json<Value>| async move {
+                    r.0.lock().unwrap().push(("chat".into(), v));
+                    axum::Json(json!({ "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                        "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Bien reçu." }, "finish_reason": "stop" }],
+                        "usage": { "prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5 } }))
+                }),
+            )
+            .route(
+                "/v1/embeddings",
+                axum::routing::post(|axum::extract::State(r): axum::extract::State<Recorder>, axum::Json(v): axum::Json<Value>| async move {
+                    let n = v["input"].as_array().map_or(1, Vec::len);
+                    r.0.lock().unwrap().push(("embeddings".into(), v));
+                    axum::Json(json!({ "object": "list", "model": "m",
+                        "data": (0..n).map(|i| json!({ "object": "embedding", "index": i, "embedding": [i as f32, 1.0, 0.5] })).collect::<Vec<_>>(),
+                        "usage": { "prompt_tokens": 4, "total_tokens": 4 } }))
+                }),
+            )
+            .with_state(r2);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (rec, format!("http://{addr}/v1"))
+    }
+
+    fn bodies(&self) -> Vec<(String, Value)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+struct Site {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    state: AppState,
+    store: Arc<Store>,
+}
+
+fn upstream(model: &str, url: &str, may_receive_identifying: bool) -> UpstreamConfig {
+    UpstreamConfig {
+        model: model.into(),
+        url: url.into(),
+        upstream_model: None,
+        api_key: None,
+        api_key_env: None,
+        operator: "test".into(),
+        jurisdiction: "FR".into(),
+        may_receive_identifying,
+    }
+}
+
+fn site(upstreams: Vec<UpstreamConfig>) -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let store = Arc::new(Store::open(StoreConfig::new(&data)).unwrap());
+    let models = data.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    siagen_engine::testmodel::write_tiny_llama(
+        &models.join("tiny-chat.gguf"),
+        &siagen_engine::testmodel::TinyConfig {
+            name: "tiny-chat".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let engine = siagen_engine::Engine::new(siagen_engine::EngineConfig {
+        models_dir: models,
+        threads: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let shield = ShieldState {
+        shield: siagen_shield::Shield::new().unwrap(),
+        vault: siagen_shield::Vault::open(data.join("vault"), [7u8; 32]).unwrap(),
+        policy: siagen_shield::EgressPolicy::new(),
+        local_engine: siagen_shield::Destination::new("local-engine", false),
+    };
+    let services = Services {
+        engine: Some(Arc::new(engine)),
+        shield: Some(Arc::new(shield)),
+        upstreams: (!upstreams.is_empty()).then(|| Arc::new(Upstreams::new(upstreams).unwrap())),
+        mark: Some(Arc::new(
+            siagen_app::mark::MarkState::open(&data, Default::default()).unwrap(),
+        )),
+        ..Default::default()
+    };
+    let app = Arc::new(App::new(store.clone(), services));
+    let config = ServerConfig {
+        secure_cookies: false,
+        ..Default::default()
+    };
+    Site {
+        _dir: dir,
+        data,
+        state: AppState::new(app, config),
+        store,
+    }
+}
+
+impl Site {
+    fn token(&self, name: &str, roles: &[Role]) -> String {
+        let roles = roles.iter().fold(Roles::NONE, |r, x| r.with(*x));
+        self.store
+            .create_user(
+                &Actor::cli(),
+                NewUser {
+                    name: name.into(),
+                    password: "a long enough password".into(),
+                    roles,
+                },
+            )
+            .unwrap();
+        self.store
+            .create_token(&Actor::cli(), name, "test", None)
+            .unwrap()
+            .1
+    }
+
+    async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        patient: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::post(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        if let Some(p) = patient {
+            req = req.header("x-siagen-patient-ref", p);
+        }
+        let resp = router(self.state.clone())
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn vault_has(&self, patient: &str) -> bool {
+        let vault = siagen_shield::Vault::open(self.data.join("vault"), [7u8; 32]).unwrap();
+        vault.path_for(patient).exists()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        let db =
+            rusqlite::Connection::open(siagen_store::database_path(Path::new(&self.data))).unwrap();
+        db.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+fn chat(model: &str) -> Value {
+    json!({ "model": model, "max_tokens": 4, "seed": 1,
+            "messages": [{ "role": "user", "content": format!("Résume : {IDENTIFYING}") }] })
+}
+
+/// Someone without the clinician role who names a patient is refused before the vault is
+/// written or any model (local or upstream) is called; a clinician's same request goes through,
+/// pseudonymised, which shows that the checks below would see a leak.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_clinician_is_refused_before_the_vault_and_the_model() {
+    let (rec, url) = Recorder::start().await;
+    let s = site(vec![upstream("remote", &url, false)]);
+    let auditor = s.token("audra", &[Role::Auditor]);
+    for model in ["tiny-chat", "remote"] {
+        let (status, p) = s
+            .post(&auditor, "/v1/chat/completions", Some("P-77"), chat(model))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{p}");
+        assert_eq!(p["type"], "urn:siagen:problem:forbidden");
+    }
+    assert!(
+        !s.vault_has("P-77"),
+        "the vault was written before the role check"
+    );
+    assert!(rec.bodies().is_empty(), "the upstream was called");
+    assert_eq!(s.count("SELECT count(*) FROM generations"), 0);
+    assert_eq!(
+        s.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'generation' AND outcome = 'refused'"
+        ),
+        2
+    );
+
+    let clinician = s.token("claire", &[Role::Clinician]);
+    let (status, v) = s
+        .post(
+            &clinician,
+            "/v1/chat/completions",
+            Some("P-77"),
+            chat("remote"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["choices"][0]["message"]["content"], "Bien reçu.");
+    let sent = rec.bodies();
+    assert_eq!(sent.len(), 1);
+    let text = sent[0].1.to_string();
+    for id in IDENTIFIERS {
+        assert!(
+            !text.contains(id),
+            "{id} reached an untrusted upstream: {text}"
+        );
+    }
+    assert!(s.vault_has("P-77"));
+    let (status, v) = s
+        .post(
+            &clinician,
+            "/v1/chat/completions",
+            Some("P-77"),
+            chat("tiny-chat"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(s.count("SELECT count(*) FROM generations"), 2);
+}
+
+/// `/v1/embeddings` goes through the egress decision of its destination: an upstream that may
+/// not receive identifying data gets pseudonymised inputs, one that may gets them as typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embeddings_reach_an_untrusted_upstream_without_identifiers() {
+    let (untrusted, u1) = Recorder::start().await;
+    let (trusted, u2) = Recorder::start().await;
+    let s = site(vec![
+        upstream("tei-cloud", &u1, false),
+        upstream("tei-local", &u2, true),
+    ]);
+    let clinician = s.token("claire", &[Role::Clinician]);
+    let inputs = json!([IDENTIFYING, "Contrôle de l'INR dans 3 jours."]);
+    for model in ["tei-cloud", "tei-local"] {
+        let (status, v) = s
+            .post(
+                &clinician,
+                "/v1/embeddings",
+                Some("P-9"),
+                json!({ "model": model, "input": inputs }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["data"].as_array().unwrap().len(), 2);
+        assert_eq!(v["data"][1]["embedding"], json!([1.0, 1.0, 0.5]));
+    }
+    let sent = untrusted.bodies();
+    assert_eq!(sent.len(), 1);
+    let text = sent[0].1["input"].to_string();
+    for id in IDENTIFIERS {
+        assert!(
+            !text.contains(id),
+            "{id} reached an untrusted upstream: {text}"
+        );
+    }
+    assert!(text.contains("INR"), "{text}");
+    assert_eq!(trusted.bodies()[0].1["input"], inputs);
+    // Refused before anything is sent, for someone without the clinician role.
+    let auditor = s.token("audra", &[Role::Auditor]);
+    let (status, _) = s
+        .post(
+            &auditor,
+            "/v1/embeddings",
+            Some("P-10"),
+            json!({ "model": "tei-cloud", "input": [IDENTIFYING] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(untrusted.bodies().len(), 1);
+    assert!(!s.vault_has("P-10"));
+    // The audit entry names the egress decision, never the texts.
+    let n = s.count(
+        "SELECT count(*) FROM audit_log WHERE action = 'embedding' AND details LIKE '%pseudonymize%'",
+    );
+    assert_eq!(n, 1);
+    assert_eq!(
+        s.count("SELECT count(*) FROM audit_log WHERE details LIKE '%DUPONT%'"),
+        0
+    );
+}
+
+/// The error table, seen from a client: each failure has its status and problem type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_errors_map_to_their_problem_types() {
+    let s = site(vec![]);
+    let clinician = s.token("claire", &[Role::Clinician]);
+    let cases = [
+        (chat("no-such-model"), None, 404, "unknown-model"),
+        (chat("tiny-chat"), Some("Jean Dupont"), 422, "invalid"),
+        (
+            json!({ "model": "tiny-chat", "messages": [] }),
+            None,
+            400,
+            "bad-request",
+        ),
+        (
+            json!({ "model": "tiny-chat", "max_tokens": 4, "stop": ["x"],
+                    "response_format": { "type": "json_object" },
+                    "messages": [{ "role": "user", "content": "x" }] }),
+            None,
+            400,
+            "bad-request",
+        ),
+    ];
+    for (body, patient, status, slug) in cases {
+        let (got, p) = s
+            .post(&clinician, "/v1/chat/completions", patient, body)
+            .await;
+        assert_eq!(got.as_u16(), status, "{p}");
+        assert_eq!(p["type"], format!("urn:siagen:problem:{slug}"), "{p}");
+        assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    assert_eq!(s.count("SELECT count(*) FROM generations"), 0);
+}
