@@ -482,6 +482,24 @@ async fn entailment_scores(
         }
     }
     pairs.truncate(MAX_ENTAILMENT_PAIRS);
+    // A local model's « oui » / « non » tokens (none for an upstream: its words are read).
+    let answer_ids = match (&app.services.engine, app.is_upstream_model(model)) {
+        (Some(engine), false) => {
+            let (e, m) = (engine.clone(), model.to_string());
+            match App::blocking(move || Ok::<_, AppError>(yes_no_tokens(&e, &m))).await {
+                Ok(Ok(ids)) => Some(ids),
+                Ok(Err(e)) | Err(AppError::Internal(e)) => {
+                    tracing::warn!(error = %e, "entailment model has no « oui » / « non » tokens");
+                    return Precomputed(HashMap::new());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "entailment model unavailable");
+                    return Precomputed(HashMap::new());
+                }
+            }
+        }
+        _ => None,
+    };
     for (premise, hypothesis) in pairs {
         if out.contains_key(&(premise.clone(), hypothesis.clone())) {
             continue;
@@ -498,13 +516,22 @@ async fn entailment_scores(
                 ),
             },
         ];
-        let params = SamplingParams {
+        let mut params = SamplingParams {
             temperature: 0.0,
             max_tokens: Some(1),
             logprobs: true,
             top_logprobs: 20,
             ..crate::generate::api_sampling()
         };
+        // A local model: the answer tokens by id, biased alike into the top log-probabilities.
+        if let Some(ids) = &answer_ids {
+            params.logit_bias = ids
+                .0
+                .iter()
+                .chain(&ids.1)
+                .map(|&t| (t, ANSWER_BIAS))
+                .collect();
+        }
         let mut req = GenerateRequest::new(model, Prompt::Chat(messages), params);
         req.patient_ref = patient_ref.clone();
         for (k, v) in [
@@ -526,20 +553,73 @@ async fn entailment_scores(
                 continue;
             }
         };
-        let p = match (&done.finished.upstream_response, done.tokens.first()) {
-            (Some(v), _) => yes_probability(v),
-            (None, Some(t)) => yes_share_of(
+        let p = match (
+            &done.finished.upstream_response,
+            done.tokens.first(),
+            &answer_ids,
+        ) {
+            (Some(v), _, _) => yes_probability(v),
+            (None, Some(t), Some((yes, no))) => siagen_kb::yes_share(t.top.iter().map(|c| {
+                let answer = if yes.contains(&c.id) {
+                    Some(true)
+                } else if no.contains(&c.id) {
+                    Some(false)
+                } else {
+                    None
+                };
+                (answer, f64::from(c.logprob))
+            })),
+            (None, Some(t), None) => yes_share_of(
                 t.top
                     .iter()
                     .map(|c| (c.text.as_str(), f64::from(c.logprob))),
             ),
-            (None, None) => None,
+            (None, None, _) => None,
         };
         if let Some(p) = p {
             out.insert((premise.clone(), hypothesis.clone()), p);
         }
     }
     Precomputed(out)
+}
+
+/// Bias added to every « oui » and « non » token of a local model's one-token answer: the same
+/// for all, so P(oui) / (P(oui) + P(non)) is unchanged, and both words reach the top
+/// log-probabilities even for a small model that would rather start a sentence.
+pub const ANSWER_BIAS: f32 = 100.0;
+
+/// First tokens of the usual spellings of « oui » and « non » in a local model's vocabulary; a
+/// token that starts both (a lone space, say) tells nothing and is left out.
+pub fn yes_no_tokens(
+    engine: &siagen_engine::Engine,
+    model: &str,
+) -> std::result::Result<(Vec<u32>, Vec<u32>), String> {
+    let first = |words: &[&str]| -> std::result::Result<Vec<u32>, String> {
+        let mut ids = Vec::new();
+        for w in words {
+            let tokens = engine
+                .tokenize_with(model, w, false, false)
+                .map_err(|e| e.to_string())?;
+            if let Some(&t) = tokens.first() {
+                if !ids.contains(&t) {
+                    ids.push(t);
+                }
+            }
+        }
+        Ok(ids)
+    };
+    let yes = first(&["oui", " oui", "Oui", " Oui", "OUI"])?;
+    let no = first(&["non", " non", "Non", " Non", "NON"])?;
+    let only = |a: &[u32], b: &[u32]| -> Vec<u32> {
+        a.iter().filter(|t| !b.contains(t)).copied().collect()
+    };
+    let (yes, no) = (only(&yes, &no), only(&no, &yes));
+    if yes.is_empty() || no.is_empty() {
+        return Err(format!(
+            "{model}: « oui » and « non » start with the same tokens"
+        ));
+    }
+    Ok((yes, no))
 }
 
 /// P(« oui ») / (P(« oui ») + P(« non »)) among (token, log-probability) candidates.

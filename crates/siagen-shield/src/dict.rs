@@ -239,11 +239,11 @@ impl Dicts {
         }
         let text = gunzip("mots_courants", MOTS)?;
         let mut common_words: HashSet<String> = text.lines().map(fold).collect();
-        let medical = set(lexicon::MEDICAL_WORDS);
+        let medical = set(lexicon::medical_words());
         common_words.extend(medical.iter().cloned());
         // Eponyms that are also frequent French names would hide real
         // patients if blocked everywhere; keep only the unambiguous ones.
-        let eponyms = lexicon::EPONYMS
+        let eponyms = lexicon::eponyms()
             .iter()
             .map(|w| fold(w))
             .filter(|w| {
@@ -258,9 +258,9 @@ impl Dicts {
             common_words,
             medical,
             eponyms,
-            eponym_heads: set(lexicon::EPONYM_HEADS),
-            titles: set(lexicon::TITLES),
-            strong_titles: set(lexicon::STRONG_TITLES),
+            eponym_heads: set(lexicon::eponym_heads()),
+            titles: set(lexicon::titles()),
+            strong_titles: set(lexicon::strong_titles()),
             surrogate_first_m,
             surrogate_first_f,
             surrogate_surnames,

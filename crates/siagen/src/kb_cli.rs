@@ -206,7 +206,7 @@ const RERANK_QUESTION: &str = "Le passage répond-il à la question ? Réponds o
 /// Logit bias added to the first tokens of « oui » and « non »: the same for all of them, so
 /// their ratio (the score) is the model's own, and large enough that they are always among the
 /// top log-probabilities, even for a model that would rather start its answer otherwise.
-const ANSWER_BIAS: f32 = 100.0;
+const ANSWER_BIAS: f32 = siagen_app::ask::ANSWER_BIAS;
 
 /// Top log-probabilities read per passage.
 const RERANK_TOP_LOGPROBS: u8 = 10;
@@ -228,37 +228,9 @@ impl EngineReranker {
         }
     }
 
-    /// First tokens of the usual spellings of « oui » and « non » in this model's vocabulary;
-    /// a token that starts both (a lone space, say) tells nothing and is left out.
+    /// This model's « oui » and « non » tokens (the entailment check uses the same).
     fn answer_tokens(&self) -> Result<(Vec<TokenId>, Vec<TokenId>), String> {
-        let first = |words: &[&str]| -> Result<Vec<TokenId>, String> {
-            let mut ids = Vec::new();
-            for w in words {
-                let tokens = self
-                    .engine
-                    .tokenize_with(&self.model, w, false, false)
-                    .map_err(|e| e.to_string())?;
-                if let Some(&t) = tokens.first() {
-                    if !ids.contains(&t) {
-                        ids.push(t);
-                    }
-                }
-            }
-            Ok(ids)
-        };
-        let yes = first(&["oui", " oui", "Oui", " Oui", "OUI"])?;
-        let no = first(&["non", " non", "Non", " Non", "NON"])?;
-        let only = |a: &[TokenId], b: &[TokenId]| -> Vec<TokenId> {
-            a.iter().filter(|t| !b.contains(t)).copied().collect()
-        };
-        let (yes, no) = (only(&yes, &no), only(&no, &yes));
-        if yes.is_empty() || no.is_empty() {
-            return Err(format!(
-                "{}: « oui » and « non » start with the same tokens",
-                self.model
-            ));
-        }
-        Ok((yes, no))
+        siagen_app::ask::yes_no_tokens(&self.engine, &self.model)
     }
 
     /// The chat prompt for one passage, the passage shortened until the prompt and the one

@@ -7,7 +7,7 @@ use super::html::{
     roles_fr,
 };
 use super::CsrfOnly;
-use super::{check_csrf, problem_page, WebForm, WebPath, WebSession};
+use super::{problem_page, CheckedForm, WebPath, WebSession};
 use crate::{blocking, AppState};
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
@@ -282,12 +282,8 @@ pub(crate) struct CreateUserForm {
 
 pub(crate) async fn create_user(
     State(state): State<AppState>,
-    sess: WebSession,
-    WebForm(f): WebForm<CreateUserForm>,
+    CheckedForm { sess, form: f }: CheckedForm<CreateUserForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let roles = roles_from(&f.roles);
     let name = f.name.trim().to_string();
     if roles.is_empty() {
@@ -336,13 +332,9 @@ pub(crate) struct SetRolesForm {
 
 pub(crate) async fn set_roles(
     State(state): State<AppState>,
-    sess: WebSession,
     WebPath(id): WebPath,
-    WebForm(f): WebForm<SetRolesForm>,
+    CheckedForm { sess, form: f }: CheckedForm<SetRolesForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let user = match user_by_id(&state, &sess, id).await {
         Ok(u) => u,
         Err(p) => return fail(&state, &sess, p, "").await,
@@ -380,13 +372,9 @@ pub(crate) struct DisableForm {
 
 pub(crate) async fn set_disabled(
     State(state): State<AppState>,
-    sess: WebSession,
     WebPath(id): WebPath,
-    WebForm(f): WebForm<DisableForm>,
+    CheckedForm { sess, form: f }: CheckedForm<DisableForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let disabled = f.disabled == "1";
     if disabled && sess.actor.user_id == Some(id) {
         let msg = "Vous ne pouvez pas désactiver votre propre compte.";
@@ -432,12 +420,8 @@ pub(crate) struct CreateTokenForm {
 
 pub(crate) async fn create_token(
     State(state): State<AppState>,
-    sess: WebSession,
-    WebForm(f): WebForm<CreateTokenForm>,
+    CheckedForm { sess, form: f }: CheckedForm<CreateTokenForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let days = match f.days.trim() {
         "" => None,
         d => match d.parse::<i64>() {
@@ -501,13 +485,9 @@ pub(crate) async fn create_token(
 
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
-    sess: WebSession,
     WebPath(id): WebPath,
-    WebForm(f): WebForm<CsrfOnly>,
+    CheckedForm { sess, form: _ }: CheckedForm<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let store = state.store.clone();
     let actor = sess.actor.clone();
     match blocking(move || store.revoke_token(&actor, id)).await {
@@ -697,3 +677,5 @@ pub(crate) async fn export(
     )
         .into_response()
 }
+
+super::csrf_forms!(CreateTokenForm, CreateUserForm, DisableForm, SetRolesForm);

@@ -8,7 +8,7 @@
 //! that the cited generation exists.
 
 use super::html::{csrf_field, error_banner, esc, fr_message, html, page};
-use super::{check_csrf, textarea, WebForm, WebSession};
+use super::{textarea, CheckedForm, WebSession};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -161,12 +161,8 @@ pub(crate) struct SaveForm {
 
 pub(crate) async fn save(
     State(state): State<AppState>,
-    sess: WebSession,
-    WebForm(f): WebForm<SaveForm>,
+    CheckedForm { sess, form: f }: CheckedForm<SaveForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     if let Some(r) = super::html::require_clinical(&sess, "L'assistant") {
         return r;
     }
@@ -247,3 +243,5 @@ pub(crate) async fn save(
         }
     }
 }
+
+super::csrf_forms!(SaveForm);

@@ -7,7 +7,7 @@ use super::html::{
     csrf_field, error_banner, esc, flash, fmt_ts, fr_message, html, page, state_badge, state_fr,
 };
 use super::CsrfOnly;
-use super::{check_csrf, problem_page, textarea, WebForm, WebPath, WebSession};
+use super::{problem_page, textarea, CheckedForm, WebPath, WebSession};
 use crate::{blocking, AppState};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -383,12 +383,8 @@ pub(crate) async fn new_form(sess: WebSession) -> Response {
 
 pub(crate) async fn create(
     State(state): State<AppState>,
-    sess: WebSession,
-    WebForm(mut f): WebForm<NewForm>,
+    CheckedForm { sess, form: mut f }: CheckedForm<NewForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     f.text = textarea(&f.text);
     let kind = match f.kind.parse::<DocumentKind>() {
         Ok(k) => k,
@@ -848,13 +844,9 @@ pub(crate) struct ReviseForm {
 
 pub(crate) async fn revise(
     State(state): State<AppState>,
-    sess: WebSession,
     WebPath(id): WebPath,
-    WebForm(f): WebForm<ReviseForm>,
+    CheckedForm { sess, form: f }: CheckedForm<ReviseForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let text = textarea(&f.text);
     let store = state.store.clone();
     let actor = sess.actor.clone();
@@ -876,13 +868,9 @@ pub(crate) async fn revise(
 
 pub(crate) async fn submit(
     State(state): State<AppState>,
-    sess: WebSession,
     WebPath(id): WebPath,
-    WebForm(f): WebForm<CsrfOnly>,
+    CheckedForm { sess, form: _ }: CheckedForm<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let store = state.store.clone();
     let actor = sess.actor.clone();
     match blocking(move || store.submit(&actor, id)).await {
@@ -900,13 +888,9 @@ pub(crate) struct ValidateForm {
 
 pub(crate) async fn validate(
     State(state): State<AppState>,
-    sess: WebSession,
     WebPath(id): WebPath,
-    WebForm(f): WebForm<ValidateForm>,
+    CheckedForm { sess, form: f }: CheckedForm<ValidateForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let Some(rev) = f.revision_id else {
         return super::html::error_page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -932,13 +916,9 @@ pub(crate) struct RejectForm {
 
 pub(crate) async fn reject(
     State(state): State<AppState>,
-    sess: WebSession,
     WebPath(id): WebPath,
-    WebForm(f): WebForm<RejectForm>,
+    CheckedForm { sess, form: f }: CheckedForm<RejectForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let store = state.store.clone();
     let actor = sess.actor.clone();
     let reason = textarea(&f.reason);
@@ -1025,3 +1005,5 @@ pub(crate) async fn fhir(
         Err(p) => problem_page(p, &sess),
     }
 }
+
+super::csrf_forms!(NewForm, RejectForm, ReviseForm, ValidateForm);

@@ -3,7 +3,7 @@
 //! form must echo).
 
 use super::html::{esc, flash, fr_message, html, page};
-use super::{check_csrf, same_secret, WebForm, WebSession};
+use super::{same_secret, CheckedForm, WebForm, WebSession};
 use crate::auth::cookie_value;
 use crate::auth::SESSION_COOKIE;
 use crate::{blocking, AppState};
@@ -208,13 +208,9 @@ pub(crate) struct LogoutForm {
 
 pub(crate) async fn logout(
     State(state): State<AppState>,
-    sess: WebSession,
     headers: HeaderMap,
-    WebForm(f): WebForm<LogoutForm>,
+    _: CheckedForm<LogoutForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     crate::session::end_session(&state, &headers).await;
     let clear = format!(
         "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
@@ -226,3 +222,5 @@ pub(crate) async fn logout(
     }
     resp
 }
+
+super::csrf_forms!(LogoutForm);

@@ -5,7 +5,7 @@
 //! The check itself is the API's (`crate::meds::check`): same limits, role check and audit entry.
 
 use super::html::{csrf_field, error_banner, esc, fr_message, html, page, severity_class};
-use super::{check_csrf, WebForm, WebSession};
+use super::{CheckedForm, WebSession};
 use crate::problem::ApiJson;
 use crate::AppState;
 use axum::extract::State;
@@ -75,12 +75,8 @@ pub(crate) struct CheckForm {
 
 pub(crate) async fn check(
     State(state): State<AppState>,
-    sess: WebSession,
-    WebForm(f): WebForm<CheckForm>,
+    CheckedForm { sess, form: f }: CheckedForm<CheckForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     if let Some(r) = super::html::require_clinical(&sess, "La vérification d'ordonnance") {
         return r;
     }
@@ -277,3 +273,5 @@ fn results_html(v: &Value) -> String {
     out.push_str("</tbody></table></div></section>");
     out
 }
+
+super::csrf_forms!(CheckForm);

@@ -42,12 +42,57 @@ const CSS: &str = include_str!("../../assets/siagen.css");
 const JS: &str = include_str!("../../assets/siagen.js");
 const ASSISTANT_JS: &str = include_str!("../../assets/assistant.js");
 
+/// A form that carries the session's anti-CSRF token in its `csrf` field.
+pub(crate) trait CsrfField {
+    /// The token the form sent.
+    fn csrf(&self) -> &str;
+}
+
+/// Declares forms whose `csrf` field [`CheckedForm`] checks.
+macro_rules! csrf_forms {
+    ($($form:ty),+) => {
+        $(impl $crate::web::CsrfField for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+pub(crate) use csrf_forms;
+
+/// A form posted by the person logged in, whose anti-CSRF token has been checked (a refusal
+/// is audited and answered with a French page before the handler runs): the one CSRF check of
+/// every page.
+pub(crate) struct CheckedForm<T> {
+    /// Who posted it.
+    pub sess: WebSession,
+    /// The form's fields.
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + CsrfField + Send> FromRequest<AppState> for CheckedForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let sess =
+            <WebSession as FromRequestParts<AppState>>::from_request_parts(&mut parts, state)
+                .await?;
+        let WebForm(form) =
+            WebForm::<T>::from_request(Request::from_parts(parts, body), state).await?;
+        check_csrf(state, &sess, form.csrf()).await?;
+        Ok(CheckedForm { sess, form })
+    }
+}
+
 /// A form that carries only its CSRF token (buttons such as submit, revoke).
 #[derive(serde::Deserialize)]
 pub(crate) struct CsrfOnly {
     #[serde(default)]
     pub(crate) csrf: String,
 }
+
+csrf_forms!(CsrfOnly);
 
 /// Routes of the web pages.
 pub(crate) fn routes() -> Router<AppState> {

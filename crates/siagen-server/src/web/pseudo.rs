@@ -6,7 +6,7 @@
 //! vault and audit entries.
 
 use super::html::{app_error_message, csrf_field, error_banner, esc, html, page};
-use super::{check_csrf, textarea, WebForm, WebSession};
+use super::{textarea, CheckedForm, WebSession};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -157,12 +157,8 @@ pub(crate) struct PseudoForm {
 
 pub(crate) async fn submit(
     State(state): State<AppState>,
-    sess: WebSession,
-    WebForm(f): WebForm<PseudoForm>,
+    CheckedForm { sess, form: f }: CheckedForm<PseudoForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     if let Some(r) = super::html::require_clinical(&sess, "La pseudonymisation") {
         return r;
     }
@@ -244,3 +240,5 @@ pub(crate) async fn submit(
     );
     render(StatusCode::OK, None, &results)
 }
+
+super::csrf_forms!(PseudoForm);

@@ -6,7 +6,7 @@
 //! shield, audit entries. The question travels in the POST body only.
 
 use super::html::{app_error_message, csrf_field, error_banner, esc, html, page};
-use super::{check_csrf, WebForm, WebSession};
+use super::{CheckedForm, WebSession};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -244,12 +244,8 @@ pub(crate) struct AskForm {
 
 pub(crate) async fn ask(
     State(state): State<AppState>,
-    sess: WebSession,
-    WebForm(f): WebForm<AskForm>,
+    CheckedForm { sess, form: f }: CheckedForm<AskForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     if let Some(r) = super::html::require_clinical(&sess, WHAT) {
         return r;
     }
@@ -314,12 +310,8 @@ pub(crate) struct SaveForm {
 
 pub(crate) async fn save(
     State(state): State<AppState>,
-    sess: WebSession,
-    WebForm(f): WebForm<SaveForm>,
+    CheckedForm { sess, form: f }: CheckedForm<SaveForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&state, &sess, &f.csrf).await {
-        return r;
-    }
     let body = SaveBody {
         generation_id: f.generation_id,
         title: f.title.trim().to_string(),
@@ -330,3 +322,5 @@ pub(crate) async fn save(
         Err(e) => super::html::app_error_page(Some(&sess), &e),
     }
 }
+
+super::csrf_forms!(AskForm, SaveForm);

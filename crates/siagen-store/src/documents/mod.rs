@@ -11,764 +11,22 @@
 //! revision; a later revision undoes the validation; nothing is exported unless the current
 //! revision is the validated one; a validator may not validate a revision they wrote or
 //! requested unless the site allows it.
+//!
+//! The types live in `types.rs`, the checks and the row readers and writers in `rows.rs`; this
+//! file holds the workflow itself.
+
+mod rows;
+mod types;
+
+use rows::*;
+pub use types::*;
 
 use crate::accounts::Actor;
 use crate::{diff, now, sha256_hex, Result, Role, Store, StoreError};
-use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
+use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 use siagen_mark::manifest::ManifestModel;
 use siagen_mark::origin::{self, OriginMap};
-use std::fmt;
-use std::str::FromStr;
-
-/// Kinds of hospital document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentKind {
-    /// Compte-rendu d'hospitalisation (discharge summary).
-    CompteRenduHospitalisation,
-    /// Lettre de liaison.
-    LettreLiaison,
-    /// Compte-rendu opératoire.
-    CompteRenduOperatoire,
-    /// Compte-rendu de RCP (multidisciplinary team meeting).
-    CompteRenduRcp,
-    /// Lettre au patient.
-    LettrePatient,
-    /// Compte-rendu d'imagerie.
-    CompteRenduImagerie,
-    /// Réponse sourcée (answer citing the local corpus).
-    ReponseSourcee,
-    /// Free text.
-    Libre,
-}
-
-impl DocumentKind {
-    /// Every kind.
-    pub const ALL: [DocumentKind; 8] = [
-        Self::CompteRenduHospitalisation,
-        Self::LettreLiaison,
-        Self::CompteRenduOperatoire,
-        Self::CompteRenduRcp,
-        Self::LettrePatient,
-        Self::CompteRenduImagerie,
-        Self::ReponseSourcee,
-        Self::Libre,
-    ];
-
-    /// The identifier used in the API and the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CompteRenduHospitalisation => "compte_rendu_hospitalisation",
-            Self::LettreLiaison => "lettre_liaison",
-            Self::CompteRenduOperatoire => "compte_rendu_operatoire",
-            Self::CompteRenduRcp => "compte_rendu_rcp",
-            Self::LettrePatient => "lettre_patient",
-            Self::CompteRenduImagerie => "compte_rendu_imagerie",
-            Self::ReponseSourcee => "reponse_sourcee",
-            Self::Libre => "libre",
-        }
-    }
-
-    /// The French label shown to clinicians.
-    pub fn label_fr(self) -> &'static str {
-        match self {
-            Self::CompteRenduHospitalisation => "Compte-rendu d'hospitalisation",
-            Self::LettreLiaison => "Lettre de liaison",
-            Self::CompteRenduOperatoire => "Compte-rendu opératoire",
-            Self::CompteRenduRcp => "Compte-rendu de RCP",
-            Self::LettrePatient => "Lettre au patient",
-            Self::CompteRenduImagerie => "Compte-rendu d'imagerie",
-            Self::ReponseSourcee => "Réponse sourcée",
-            Self::Libre => "Document libre",
-        }
-    }
-}
-
-impl FromStr for DocumentKind {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                let all: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
-                StoreError::Invalid(format!(
-                    "unknown document kind '{s}' (expected one of: {})",
-                    all.join(", ")
-                ))
-            })
-    }
-}
-
-/// Workflow state of a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocState {
-    /// Being written.
-    Draft,
-    /// Submitted, waiting for a validator.
-    InReview,
-    /// A validator signed off its current revision.
-    Validated,
-    /// A validator sent it back.
-    Rejected,
-}
-
-impl DocState {
-    /// The identifier used in the API and the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::InReview => "in_review",
-            Self::Validated => "validated",
-            Self::Rejected => "rejected",
-        }
-    }
-}
-
-impl fmt::Display for DocState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for DocState {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "draft" => Ok(Self::Draft),
-            "in_review" => Ok(Self::InReview),
-            "validated" => Ok(Self::Validated),
-            "rejected" => Ok(Self::Rejected),
-            _ => Err(StoreError::Invalid(format!(
-                "unknown state '{s}' (expected draft, in_review, validated or rejected)"
-            ))),
-        }
-    }
-}
-
-/// A model that wrote a revision: enough to reproduce or question it later.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelAuthor {
-    /// Model id (e.g. its registry name).
-    pub model: String,
-    /// Version or file hash of the weights.
-    pub version: String,
-    /// Sampling parameters (temperature, top_p, ...).
-    #[serde(default = "empty_object")]
-    pub parameters: Value,
-    /// Seed of the generation, if fixed.
-    #[serde(default)]
-    pub seed: Option<i64>,
-    /// SHA-256 (hex) of the prompt; never the prompt itself.
-    #[serde(default)]
-    pub prompt_sha256: Option<String>,
-    /// The generation that produced the text (id returned by the generation API), which links
-    /// the revision to its energy and audit records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generation_id: Option<String>,
-}
-
-fn empty_object() -> Value {
-    json!({})
-}
-
-/// Who wrote a revision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Author {
-    /// A person typed it.
-    Human {
-        /// Account id.
-        user_id: i64,
-        /// Account name.
-        name: String,
-    },
-    /// A model generated it at a person's request.
-    Model {
-        /// The model and its parameters.
-        #[serde(flatten)]
-        model: ModelAuthor,
-        /// Account id of the person who requested the generation.
-        requested_by: i64,
-        /// Their name.
-        requested_by_name: String,
-    },
-}
-
-impl Author {
-    /// The person responsible for the revision (its writer or requester).
-    pub fn responsible_user(&self) -> i64 {
-        match self {
-            Author::Human { user_id, .. } => *user_id,
-            Author::Model { requested_by, .. } => *requested_by,
-        }
-    }
-
-    /// True for machine-written revisions.
-    pub fn is_model(&self) -> bool {
-        matches!(self, Author::Model { .. })
-    }
-
-    /// The author as the origin map sees it: a model (name, version, generation) or a person.
-    pub fn origin_author(&self) -> origin::Author {
-        match self {
-            Author::Human { user_id, .. } => origin::Author::Human { user_id: *user_id },
-            Author::Model { model, .. } => origin::Author::Model(origin::ModelRef {
-                model: model.model.clone(),
-                version: model.version.clone(),
-                generation_id: model.generation_id.clone(),
-            }),
-        }
-    }
-}
-
-/// One revision with its full text.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RevisionView {
-    /// Revision id (global).
-    pub id: i64,
-    /// Position in the document, from 1.
-    pub number: i64,
-    /// The revision it edits.
-    pub parent_id: Option<i64>,
-    /// Who wrote it.
-    pub author: Author,
-    /// When.
-    pub created_at: String,
-    /// SHA-256 of the text (hex).
-    pub text_sha256: String,
-    /// Full text.
-    pub text: String,
-    /// Who wrote which characters of the text (character offsets; see `siagen_mark::origin`).
-    pub origin_map: OriginMap,
-}
-
-/// The last validation of a document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ValidationInfo {
-    /// The exact revision validated.
-    pub revision_id: i64,
-    /// The validator's account id.
-    pub validator_id: i64,
-    /// The validator's name.
-    pub validator_name: String,
-    /// When.
-    pub validated_at: String,
-    /// Last machine-written revision before validation, if any.
-    pub machine_revision_id: Option<i64>,
-    /// Normalised edit distance from that machine text to the validated text (0 = unchanged).
-    pub edit_distance: Option<f64>,
-    /// Unified diff from the machine text to the validated text.
-    pub diff: Option<String>,
-    /// The model that wrote that machine revision (for provenance exports).
-    pub machine_author: Option<ModelAuthor>,
-    /// Every machine-written revision up to the validated one, oldest first, with its model
-    /// (for provenance exports: a text may keep passages of several generations).
-    #[serde(skip)]
-    pub machine_revisions: Vec<(i64, ModelAuthor)>,
-}
-
-/// A document with its current revision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DocumentView {
-    /// Document id.
-    pub id: i64,
-    /// Kind.
-    pub kind: DocumentKind,
-    /// Title.
-    pub title: String,
-    /// Pseudonymous patient reference.
-    pub patient_ref: String,
-    /// Workflow state.
-    pub state: DocState,
-    /// Creator's account id.
-    pub created_by: i64,
-    /// Creation time.
-    pub created_at: String,
-    /// Last change.
-    pub updated_at: String,
-    /// The current revision.
-    pub current_revision: RevisionView,
-    /// The most recent validation, if any (it may concern an older revision).
-    pub validation: Option<ValidationInfo>,
-    /// Energy of the generations behind its machine revisions.
-    pub energy: DocumentEnergy,
-}
-
-/// Energy of the generations cited by a document's machine revisions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DocumentEnergy {
-    /// Generations counted (each once).
-    pub generations: i64,
-    /// Watt-hours.
-    pub wh: f64,
-    /// Grams of CO2 equivalent.
-    pub co2e_g: f64,
-}
-
-impl DocumentView {
-    /// True when the current revision is the validated one: the only state that may leave.
-    pub fn is_final(&self) -> bool {
-        self.state == DocState::Validated
-            && self
-                .validation
-                .as_ref()
-                .is_some_and(|v| v.revision_id == self.current_revision.id)
-    }
-}
-
-/// What a provenance manifest states about a validated document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProvenanceRecord {
-    /// Document id.
-    pub document_id: i64,
-    /// The validated (and current) revision, with its text and origin map.
-    pub revision: RevisionView,
-    /// Its validation.
-    pub validation: ValidationInfo,
-    /// Every model that wrote a revision up to the validated one, with its generations.
-    pub models: Vec<ManifestModel>,
-}
-
-/// A line of a document list (no text).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DocumentSummary {
-    /// Document id.
-    pub id: i64,
-    /// Kind.
-    pub kind: DocumentKind,
-    /// Title.
-    pub title: String,
-    /// Pseudonymous patient reference.
-    pub patient_ref: String,
-    /// Workflow state.
-    pub state: DocState,
-    /// Creator's account id.
-    pub created_by: i64,
-    /// Creator's name.
-    pub created_by_name: String,
-    /// Current revision id.
-    pub current_revision_id: i64,
-    /// Creation time.
-    pub created_at: String,
-    /// Last change.
-    pub updated_at: String,
-}
-
-/// A page of results.
-#[derive(Debug, Clone, Serialize)]
-pub struct Page<T> {
-    /// The items of this page.
-    pub items: Vec<T>,
-    /// All matching items.
-    pub total: i64,
-    /// Page number, from 1.
-    pub page: i64,
-    /// Page size.
-    pub per_page: i64,
-}
-
-/// Filters for listing documents.
-#[derive(Debug, Clone, Default)]
-pub struct DocumentFilter {
-    /// Only this state.
-    pub state: Option<DocState>,
-    /// Only this kind.
-    pub kind: Option<DocumentKind>,
-    /// Only documents created by this account name.
-    pub author: Option<String>,
-    /// Page number, from 1.
-    pub page: Option<i64>,
-    /// Page size (1–200, default 50).
-    pub per_page: Option<i64>,
-}
-
-/// A new document.
-#[derive(Debug, Clone)]
-pub struct NewDocument {
-    /// Kind.
-    pub kind: DocumentKind,
-    /// Title.
-    pub title: String,
-    /// Pseudonymous patient reference.
-    pub patient_ref: String,
-    /// Text of the first revision.
-    pub text: String,
-    /// Set when a model wrote the text.
-    pub generated_by: Option<ModelAuthor>,
-}
-
-/// One step of a document's history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HistoryEvent {
-    /// `revision`, `submitted`, `validated` or `rejected`.
-    pub event: String,
-    /// When.
-    pub at: String,
-    /// The person who acted.
-    pub user_id: i64,
-    /// Their name.
-    pub user_name: String,
-    /// The revision concerned.
-    pub revision_id: Option<i64>,
-    /// Reason of a rejection.
-    pub reason: Option<String>,
-}
-
-/// Largest text accepted for one revision (characters).
-pub const MAX_TEXT_CHARS: usize = 500_000;
-
-fn check_text(text: &str) -> Result<()> {
-    if text.trim().is_empty() {
-        return Err(StoreError::Invalid("text must not be empty".into()));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(StoreError::Invalid(format!(
-            "text too long: at most {MAX_TEXT_CHARS} characters"
-        )));
-    }
-    Ok(())
-}
-
-fn check_model(m: &Option<ModelAuthor>) -> Result<()> {
-    let Some(m) = m else { return Ok(()) };
-    if m.model.trim().is_empty() || m.model.len() > 200 || m.version.len() > 200 {
-        return Err(StoreError::Invalid(
-            "generated_by.model must be 1 to 200 characters and version at most 200".into(),
-        ));
-    }
-    if !m.parameters.is_object() {
-        return Err(StoreError::Invalid(
-            "generated_by.parameters must be a JSON object".into(),
-        ));
-    }
-    if let Some(h) = &m.prompt_sha256 {
-        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::Invalid(
-                "generated_by.prompt_sha256 must be 64 hexadecimal characters".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_new(new: &NewDocument) -> Result<()> {
-    let title = new.title.trim();
-    if title.is_empty() || title.chars().count() > 200 {
-        return Err(StoreError::Invalid(
-            "title must be 1 to 200 characters".into(),
-        ));
-    }
-    let r = &new.patient_ref;
-    if r.is_empty()
-        || r.len() > 64
-        || !r
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-    {
-        return Err(StoreError::Invalid(
-            "patient_ref must be a pseudonymous reference of 1 to 64 characters among A-Z, a-z, 0-9, '.', '_', ':' and '-' (never a name)".into(),
-        ));
-    }
-    check_text(&new.text)?;
-    check_model(&new.generated_by)
-}
-
-const REV_COLS: &str = "r.id, r.number, r.parent_id, r.author_kind, r.user_id, u.name, r.model_id, r.model_version, r.model_params, r.seed, r.prompt_sha256, r.created_at, r.text_sha256, r.text, r.generation_id, r.origin_map";
-
-/// A revision's model from the columns (model_id, model_version, model_params, seed,
-/// prompt_sha256, generation_id) at these indices of `r`.
-fn model_author(r: &rusqlite::Row<'_>, c: [usize; 6]) -> rusqlite::Result<ModelAuthor> {
-    let params: Option<String> = r.get(c[2])?;
-    Ok(ModelAuthor {
-        model: r.get::<_, Option<String>>(c[0])?.unwrap_or_default(),
-        version: r.get::<_, Option<String>>(c[1])?.unwrap_or_default(),
-        parameters: params
-            .and_then(|p| serde_json::from_str(&p).ok())
-            .unwrap_or_else(empty_object),
-        seed: r.get(c[3])?,
-        prompt_sha256: r.get(c[4])?,
-        generation_id: r.get(c[5])?,
-    })
-}
-
-fn revision_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevisionView> {
-    let kind: String = r.get(3)?;
-    let user_id: i64 = r.get(4)?;
-    let name: String = r.get(5)?;
-    let author = if kind == "model" {
-        Author::Model {
-            model: model_author(r, [6, 7, 8, 9, 10, 14])?,
-            requested_by: user_id,
-            requested_by_name: name,
-        }
-    } else {
-        Author::Human { user_id, name }
-    };
-    Ok(RevisionView {
-        id: r.get(0)?,
-        number: r.get(1)?,
-        parent_id: r.get(2)?,
-        author,
-        created_at: r.get(11)?,
-        text_sha256: r.get(12)?,
-        text: r.get(13)?,
-        // NULL for revisions written before migration 4: an empty map, filled by
-        // `fill_origin_maps` (a revision's text is never empty, so an empty map means missing).
-        origin_map: r
-            .get::<_, Option<String>>(15)?
-            .and_then(|m| serde_json::from_str(&m).ok())
-            .unwrap_or_default(),
-    })
-}
-
-fn missing_origin(rev: &RevisionView) -> bool {
-    rev.origin_map.is_empty() && !rev.text.is_empty()
-}
-
-/// Fills the origin maps missing from a document's revisions (`revs` in number order, from the
-/// first): each is derived from the previous one, as it would have been when it was written.
-fn fill_origin_maps(revs: &mut [RevisionView]) {
-    for i in 0..revs.len() {
-        if !missing_origin(&revs[i]) {
-            continue;
-        }
-        let author = revs[i].author.origin_author();
-        revs[i].origin_map = match i {
-            0 => OriginMap::first(&revs[0].text, &author),
-            _ => OriginMap::derive(
-                &revs[i - 1].text,
-                &revs[i - 1].origin_map,
-                &revs[i].text,
-                &author,
-            ),
-        };
-    }
-}
-
-/// A document's revisions up to `max_number`, oldest first, with their origin maps.
-fn revisions_of(conn: &Connection, doc_id: i64, max_number: i64) -> Result<Vec<RevisionView>> {
-    let mut revs = conn
-        .prepare_cached(&format!(
-            "SELECT {REV_COLS} FROM revisions r JOIN users u ON u.id = r.user_id
-             WHERE r.document_id = ?1 AND r.number <= ?2 ORDER BY r.number"
-        ))?
-        .query_map(params![doc_id, max_number], revision_from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    fill_origin_maps(&mut revs);
-    Ok(revs)
-}
-
-fn load_revision(conn: &Connection, id: i64) -> Result<RevisionView> {
-    let rev = conn
-        .prepare_cached(&format!(
-            "SELECT {REV_COLS} FROM revisions r JOIN users u ON u.id = r.user_id WHERE r.id = ?1"
-        ))?
-        .query_row([id], revision_from_row)?;
-    if !missing_origin(&rev) {
-        return Ok(rev);
-    }
-    let doc_id: i64 = conn
-        .prepare_cached("SELECT document_id FROM revisions WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))?;
-    revisions_of(conn, doc_id, rev.number)?
-        .pop()
-        .ok_or_else(|| StoreError::Internal(format!("revision {id} vanished")))
-}
-
-fn load_view(conn: &Connection, id: i64) -> Result<DocumentView> {
-    let row = conn
-        .prepare_cached(
-            "SELECT id, kind, title, patient_ref, state, current_revision_id, created_by, created_at, updated_at
-             FROM documents WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, i64>(6)?,
-                r.get::<_, String>(7)?,
-                r.get::<_, String>(8)?,
-            ))
-        })
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("no document with id {id}")))?;
-    let mut validation = conn
-        .prepare_cached(
-            "SELECT v.revision_id, v.validator_id, u.name, v.validated_at, v.machine_revision_id, v.edit_distance, v.diff
-             FROM validations v JOIN users u ON u.id = v.validator_id
-             WHERE v.document_id = ?1 ORDER BY v.id DESC LIMIT 1",
-        )?
-        .query_row([id], |r| {
-            Ok(ValidationInfo {
-                revision_id: r.get(0)?,
-                validator_id: r.get(1)?,
-                validator_name: r.get(2)?,
-                validated_at: r.get(3)?,
-                machine_revision_id: r.get(4)?,
-                edit_distance: r.get(5)?,
-                diff: r.get(6)?,
-                machine_author: None,
-                machine_revisions: Vec::new(),
-            })
-        })
-        .optional()?;
-    if let Some(v) = validation
-        .as_mut()
-        .filter(|v| v.machine_revision_id.is_some())
-    {
-        v.machine_revisions = conn
-            .prepare_cached(
-                "SELECT id, model_id, model_version, model_params, seed, prompt_sha256, generation_id
-                 FROM revisions WHERE document_id = ?1 AND author_kind = 'model' AND id <= ?2
-                 ORDER BY id",
-            )?
-            .query_map(params![id, v.revision_id], |r| {
-                Ok((r.get::<_, i64>(0)?, model_author(r, [1, 2, 3, 4, 5, 6])?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        v.machine_author = v
-            .machine_revisions
-            .iter()
-            .find(|(rev, _)| Some(*rev) == v.machine_revision_id)
-            .map(|(_, m)| m.clone());
-    }
-    let energy = conn
-        .prepare_cached(
-            "SELECT COUNT(*), COALESCE(SUM(joules), 0) / 3600.0, COALESCE(SUM(co2e_g), 0) FROM generations
-             WHERE id IN (SELECT generation_id FROM revisions WHERE document_id = ?1)",
-        )?
-        .query_row([id], |r| {
-            Ok(DocumentEnergy {
-                generations: r.get(0)?,
-                wh: r.get(1)?,
-                co2e_g: r.get(2)?,
-            })
-        })?;
-    Ok(DocumentView {
-        id: row.0,
-        kind: row.1.parse()?,
-        title: row.2,
-        patient_ref: row.3,
-        state: row.4.parse()?,
-        created_by: row.6,
-        created_at: row.7,
-        updated_at: row.8,
-        current_revision: load_revision(conn, row.5)?,
-        validation,
-        energy,
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn insert_revision(
-    conn: &Connection,
-    doc_id: i64,
-    number: i64,
-    parent: Option<i64>,
-    text: &str,
-    user_id: i64,
-    model: &Option<ModelAuthor>,
-    at: &str,
-    origin_map: &OriginMap,
-) -> Result<(i64, String)> {
-    let hash = sha256_hex(text);
-    let origin_json = serde_json::to_string(origin_map)
-        .map_err(|e| StoreError::Internal(format!("origin map: {e}")))?;
-    conn.prepare_cached(
-        "INSERT INTO revisions (document_id, number, parent_id, text, text_sha256, author_kind, user_id,
-                                model_id, model_version, model_params, seed, prompt_sha256, created_at, generation_id,
-                                origin_map)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?
-    .execute(params![
-        doc_id,
-        number,
-        parent,
-        text,
-        hash,
-        if model.is_some() { "model" } else { "human" },
-        user_id,
-        model.as_ref().map(|m| &m.model),
-        model.as_ref().map(|m| &m.version),
-        model.as_ref().map(|m| m.parameters.to_string()),
-        model.as_ref().and_then(|m| m.seed),
-        model.as_ref().and_then(|m| m.prompt_sha256.as_ref()),
-        at,
-        model.as_ref().and_then(|m| m.generation_id.as_ref()),
-        origin_json,
-    ])?;
-    Ok((conn.last_insert_rowid(), hash))
-}
-
-/// The origin-map author of a revision written by `user`, or generated at their request.
-fn writer(user: i64, generated_by: &Option<ModelAuthor>) -> origin::Author {
-    match generated_by {
-        Some(m) => origin::Author::Model(origin::ModelRef {
-            model: m.model.clone(),
-            version: m.version.clone(),
-            generation_id: m.generation_id.clone(),
-        }),
-        None => origin::Author::Human { user_id: user },
-    }
-}
-
-/// A draft may cite only a generation its author requested on this server.
-fn check_generation(conn: &Connection, m: &Option<ModelAuthor>, user: i64) -> Result<()> {
-    if let Some(id) = m.as_ref().and_then(|m| m.generation_id.as_ref()) {
-        let known = conn
-            .prepare_cached("SELECT 1 FROM generations WHERE id = ?1 AND user_id = ?2")?
-            .query_row(params![id, user], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if !known {
-            return Err(StoreError::Invalid(format!(
-                "generated_by.generation_id '{id}' is not a generation you requested on this server"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn add_event(
-    conn: &Connection,
-    doc_id: i64,
-    revision: Option<i64>,
-    event: &str,
-    user: i64,
-    at: &str,
-    reason: Option<&str>,
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO document_events (document_id, revision_id, event, user_id, at, reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![doc_id, revision, event, user, at, reason])?;
-    Ok(())
-}
-
-fn current_state(conn: &Connection, doc_id: i64) -> Result<(DocState, i64)> {
-    let (state, rev): (String, i64) = conn
-        .prepare_cached("SELECT state, current_revision_id FROM documents WHERE id = ?1")?
-        .query_row([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("no document with id {doc_id}")))?;
-    Ok((state.parse()?, rev))
-}
-
-fn set_state(conn: &Connection, doc_id: i64, state: DocState, at: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE documents SET state = ?1, updated_at = ?2 WHERE id = ?3")?
-        .execute(params![state.as_str(), at, doc_id])?;
-    Ok(())
-}
 
 impl Store {
     /// Creates a document with its first revision, as a draft (clinicians).
@@ -1579,5 +837,150 @@ mod tests {
             )
             .unwrap();
         assert_eq!(exports, 1, "the manifest export is audited");
+    }
+
+    /// The validation workflow as a table: each row is one action, by one person, on the
+    /// document as the rows before left it, and what must follow (its new state, or the kind of
+    /// refusal). The same table will run against every storage backend.
+    #[test]
+    fn workflow_transitions_as_a_table() {
+        #[derive(Clone, Copy, Debug)]
+        enum Act {
+            Submit,
+            ValidateCurrent,
+            ValidateFirst,
+            Reject,
+            Revise,
+            Export,
+        }
+        use Act::*;
+        use DocState::*;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let alice = person(&store, "alice", Role::Clinician);
+        let victor = person(&store, "victor", Role::Validator);
+        let audra = person(&store, "audra", Role::Auditor);
+        let doc = store
+            .create_document(
+                &alice,
+                NewDocument {
+                    kind: DocumentKind::LettreLiaison,
+                    title: "Lettre de liaison".into(),
+                    patient_ref: "P-1".into(),
+                    text: "Sortie ce jour.".into(),
+                    generated_by: None,
+                },
+            )
+            .unwrap();
+        let first = doc.current_revision.id;
+        let kind = |e: &StoreError| match e {
+            StoreError::Forbidden(_) => "forbidden",
+            StoreError::Conflict(_) => "conflict",
+            StoreError::Invalid(_) => "invalid",
+            StoreError::NotFound(_) => "not_found",
+            _ => "other",
+        };
+        let table: &[(&str, &Actor, Act, std::result::Result<DocState, &str>)] = &[
+            ("an auditor cannot submit", &audra, Submit, Err("forbidden")),
+            (
+                "a draft is not validated",
+                &victor,
+                ValidateCurrent,
+                Err("conflict"),
+            ),
+            (
+                "nothing is exported before validation",
+                &alice,
+                Export,
+                Err("conflict"),
+            ),
+            ("the author submits", &alice, Submit, Ok(InReview)),
+            ("submitted twice", &alice, Submit, Err("conflict")),
+            (
+                "a clinician cannot validate",
+                &alice,
+                ValidateCurrent,
+                Err("forbidden"),
+            ),
+            (
+                "an edit in review stays in review",
+                &alice,
+                Revise,
+                Ok(InReview),
+            ),
+            (
+                "the revision read is no longer current",
+                &victor,
+                ValidateFirst,
+                Err("conflict"),
+            ),
+            (
+                "the validator validates the current one",
+                &victor,
+                ValidateCurrent,
+                Ok(Validated),
+            ),
+            ("validated twice", &victor, ValidateCurrent, Err("conflict")),
+            (
+                "the validated text is exported",
+                &alice,
+                Export,
+                Ok(Validated),
+            ),
+            ("an edit undoes the validation", &alice, Revise, Ok(Draft)),
+            (
+                "and the export is refused again",
+                &alice,
+                Export,
+                Err("conflict"),
+            ),
+            ("resubmitted", &alice, Submit, Ok(InReview)),
+            (
+                "a clinician cannot reject",
+                &alice,
+                Reject,
+                Err("forbidden"),
+            ),
+            ("rejected", &victor, Reject, Ok(Rejected)),
+            (
+                "a rejected document is not validated",
+                &victor,
+                ValidateCurrent,
+                Err("conflict"),
+            ),
+            ("an edit makes it a draft again", &alice, Revise, Ok(Draft)),
+        ];
+        let mut n = 0;
+        for (what, actor, act, expected) in table {
+            let current = store
+                .get_document(&alice, doc.id)
+                .unwrap()
+                .current_revision
+                .id;
+            let got = match act {
+                Submit => store.submit(actor, doc.id),
+                ValidateCurrent => store.validate(actor, doc.id, current),
+                ValidateFirst => store.validate(actor, doc.id, first),
+                Reject => store.reject(actor, doc.id, "Traitement de sortie incomplet."),
+                Revise => {
+                    n += 1;
+                    store.add_revision(actor, doc.id, &format!("Sortie ce jour ({n})."), None, None)
+                }
+                Export => store.export_document(actor, doc.id, "fhir"),
+            };
+            match (got, expected) {
+                (Ok(view), Ok(state)) => assert_eq!(view.state, *state, "{what}"),
+                (Err(e), Err(k)) => assert_eq!(kind(&e), *k, "{what}: {e}"),
+                (got, expected) => panic!(
+                    "{what} ({act:?}): got {:?}, expected {expected:?}",
+                    got.map(|v| v.state)
+                ),
+            }
+            // A refusal changes nothing.
+            if expected.is_err() {
+                let after = store.get_document(&alice, doc.id).unwrap();
+                assert_eq!(after.current_revision.id, current, "{what}");
+            }
+        }
     }
 }
