@@ -55,6 +55,17 @@ impl Prompt {
         }
     }
 
+    /// As messages (a raw prompt is one `prompt` message).
+    fn as_messages(&self) -> Vec<ChatMessage> {
+        match self {
+            Prompt::Chat(m) => m.clone(),
+            Prompt::Text(t) => vec![ChatMessage {
+                role: "prompt".into(),
+                content: t.clone(),
+            }],
+        }
+    }
+
     fn with_texts(self, texts: Vec<String>) -> Prompt {
         match self {
             Prompt::Chat(msgs) => Prompt::Chat(
@@ -154,6 +165,10 @@ pub struct Generation {
     pub created: u64,
     /// Who runs it, for an upstream (`operator`): siagen does not sample, so cannot mark.
     pub upstream_operator: Option<String>,
+    /// Exactly the messages the model received, after the egress decision (pseudonymised
+    /// where its destination may not receive identifiers); a raw prompt is one `prompt`
+    /// message. What a clinician or a DPO is shown as « ce que le modèle a reçu ».
+    pub model_input: Vec<ChatMessage>,
     rx: mpsc::Receiver<Event>,
 }
 
@@ -172,6 +187,8 @@ pub struct Completed {
     pub tokens: Vec<TokenEvent>,
     /// How it ended.
     pub finished: Finished,
+    /// The messages the model received (see [`Generation::model_input`]).
+    pub model_input: Vec<ChatMessage>,
 }
 
 impl Generation {
@@ -199,6 +216,7 @@ impl Generation {
                         text,
                         tokens,
                         finished,
+                        model_input: self.model_input,
                     })
                 }
                 Event::Failed(e) => return Err(e),
@@ -277,6 +295,7 @@ async fn generate_local(
     let route = req.prompt.route();
     let (texts, eg) = egress::prepare(app, patient, req.prompt.texts(), None).await?;
     let prompt = req.prompt.with_texts(texts);
+    let model_input = prompt.as_messages();
     let GenerateRequest {
         model,
         params,
@@ -338,6 +357,7 @@ async fn generate_local(
         model,
         created: now_secs(),
         upstream_operator: None,
+        model_input,
         rx,
     })
 }
@@ -456,7 +476,9 @@ async fn generate_upstream(
     let (texts, eg) = egress::prepare(app, patient, texts, Some(&replica.destination())).await?;
     let mut body = req.upstream_fields;
     body.insert("model".into(), json!(replica.upstream_model()));
-    match req.prompt.with_texts(texts) {
+    let sent = req.prompt.with_texts(texts);
+    let model_input = sent.as_messages();
+    match sent {
         Prompt::Chat(msgs) => {
             body.insert(
                 "messages".into(),
@@ -575,6 +597,7 @@ async fn generate_upstream(
         model,
         created: now_secs(),
         upstream_operator: Some(operator),
+        model_input,
         rx,
     })
 }

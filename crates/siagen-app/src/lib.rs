@@ -12,11 +12,12 @@
 //! the vault, sent to a model or metered before the actor is authorised.
 //!
 //! **API boundary.** [`App`] (the store and the loaded [`Services`]) and the workflow modules:
-//! [`generate`], [`embed`], [`ask`], [`privacy`], [`mark`]. This crate knows no HTTP: no status
+//! [`generate`], [`embed`], [`ask`], [`draft`], [`privacy`], [`mark`]. This crate knows no HTTP: no status
 //! codes other than [`AppError::status`], no headers, no JSON wire formats of clients (the
 //! OpenAI format of upstream engines is a client protocol, spoken in [`upstream`]).
 
 pub mod ask;
+pub mod draft;
 pub mod egress;
 pub mod embed;
 pub mod error;
@@ -58,6 +59,8 @@ pub struct Services {
     pub kb_rerank_depth: Option<usize>,
     /// Watermark keys and settings: marks local generations, detects marks.
     pub mark: Option<Arc<mark::MarkState>>,
+    /// Kinds of document drafted from notes and their sections (default: the shipped ones).
+    pub drafting: Option<Arc<siagen_draft::Templates>>,
 }
 
 /// The privacy shield as the workflows use it.

@@ -69,7 +69,7 @@ pub struct Reason {
     /// `number_not_found`, `number_mismatch`, `negation_mismatch`, `recommendation_mismatch`,
     /// `quantity_mismatch`, `direction_mismatch`, `comparison_mismatch`, `limit_mismatch`,
     /// `efficacy_mismatch`, `frequency_mismatch`,
-    /// `with_without_mismatch`, `entailment`, `not_a_claim`.
+    /// `with_without_mismatch`, `side_mismatch`, `status_mismatch`, `entailment`, `not_a_claim`.
     pub code: &'static str,
     /// Explanation in French.
     pub detail: String,
@@ -354,7 +354,7 @@ type Class = (
     &'static [&'static str],
     &'static [&'static str],
 );
-const CLASSES: [Class; 8] = [
+const CLASSES: [Class; 10] = [
     (
         "recommendation_mismatch",
         &[
@@ -431,10 +431,23 @@ const CLASSES: [Class; 8] = [
         &["rare", "exceptionnel"],
     ),
     ("with_without_mismatch", &["avec"], &["sans"]),
+    // Laterality: « genou droit » against « genou gauche ».
+    (
+        "side_mismatch",
+        &["droit", "dte", "dt"],
+        &["gauche", "gche", "gch"],
+    ),
+    // A treatment's status: « poursuivi » against « arrêté ».
+    (
+        "status_mismatch",
+        &["poursuiv", "maintenu", "continu", "reconduit", "inchange"],
+        &["arret", "stopp", "suspendu", "interromp", "retire"],
+    ),
 ];
 
 /// Stance words whose meaning a negation flips (« n'est pas recommandé » = « déconseillé »).
-const NEGATABLE: [bool; CLASSES.len()] = [true, true, true, true, true, true, true, false];
+const NEGATABLE: [bool; CLASSES.len()] =
+    [true, true, true, true, true, true, true, false, false, true];
 
 fn class_side(word: &str, class: &Class) -> Option<bool> {
     let hit = |list: &[&str]| {
@@ -518,6 +531,10 @@ fn side_word(class: &Class, first: bool) -> &'static str {
         ("efficacy_mismatch", false) => "inefficace",
         ("frequency_mismatch", true) => "fréquent",
         ("frequency_mismatch", false) => "rare",
+        ("side_mismatch", true) => "droite",
+        ("side_mismatch", false) => "gauche",
+        ("status_mismatch", true) => "poursuivi",
+        ("status_mismatch", false) => "arrêté",
         (_, true) => "avec",
         (_, false) => "sans",
     }

@@ -8,6 +8,7 @@
 mod ask;
 mod auth;
 mod documents;
+mod drafts;
 mod mark;
 mod meds;
 mod openai;
@@ -121,6 +122,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ask", post(ask::ask))
         .route("/api/ask/save", post(ask::save))
         .route("/api/documents/{id}/sources", get(ask::document_sources))
+        .route("/api/drafts", post(drafts::create))
+        .route("/api/drafts/check", post(drafts::check))
         .route("/api/mark/detect", post(mark::detect))
         .route("/api/meds/check", post(meds::check))
         .route("/api/meds/editions", get(meds::editions))

@@ -342,3 +342,321 @@ async fn workflow_errors_map_to_their_problem_types() {
     }
     assert_eq!(s.count("SELECT count(*) FROM generations"), 0);
 }
+
+/// An upstream engine that writes each section of a draft from a script keyed by the section's
+/// title (the last line of the user message), and records what it receives.
+async fn start_scribe(script: &'static [(&'static str, &'static str)]) -> (Recorder, String) {
+    let rec = Recorder::default();
+    let r2 = rec.clone();
+    let app = axum::Router::new()
+        .route(
+            "/v1/chat/completions",
+            axum::routing::post(move |axum::extract::State(r): axum::extract::State<Recorder>, axum::Json(v): axum::Json<Value>| async move {
+                let user = v["messages"][1]["content"].as_str().unwrap_or("").to_string();
+                r.0.lock().unwrap().push(("chat".into(), v));
+                let answer = script
+                    .iter()
+                    .find(|(title, _)| user.contains(&format!("« {title} »")))
+                    .map_or("Non renseigné", |(_, a)| a);
+                axum::Json(json!({ "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                    "choices": [{ "index": 0, "message": { "role": "assistant", "content": answer }, "finish_reason": "stop" }],
+                    "usage": { "prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70 } }))
+            }),
+        )
+        .with_state(r2);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (rec, format!("http://{addr}/v1"))
+}
+
+const STAY: &str =
+    "Mme Jeanne DUPONT, née le 12/03/1950, admise le 02/03/2024 pour décompensation \
+cardiaque. Pas de fièvre. FEVG 35 %. Furosémide IV 40 mg x2/j relayé per os à J3.";
+const ORDONNANCE: &str = "Traitement de sortie :\n- Furosémide 40 mg 1 cp le matin\n- Bisoprolol \
+2,5 mg 1 cp/j\n- Amiodarone 200 mg 1 cp/j\n- Simvastatine 40 mg 1 cp le soir\nRamipril arrêté \
+(insuffisance rénale aiguë, créatinine 182 µmol/L).";
+
+const CRH_SCRIPT: &[(&str, &str)] = &[
+    ("Motif d'hospitalisation", "Décompensation cardiaque [n1]."),
+    ("Antécédents", "Non renseigné"),
+    ("Évolution dans le service", "FEVG à 35 % [n1]. La patiente était fébrile à l'entrée [n1]. Le furosémide IV a été relayé per os à J3 [n1]."),
+    ("Conclusion", "Insuffisance cardiaque à FEVG altérée [n1]."),
+    ("Traitement de sortie", "- Furosémide 40 mg 1 cp le matin [n2]\n- Bisoprolol 5 mg 1 cp/j [n2]\n- Amiodarone 200 mg 1 cp/j [n2]\n- Simvastatine 40 mg 1 cp le soir [n2]"),
+    ("Suites à donner", "Consultation de cardiologie dans un mois."),
+];
+
+fn stay_notes() -> Value {
+    json!([
+        { "id": "n1", "title": "Observation d'entrée", "date": "02/03/2024", "text": STAY },
+        { "id": "n2", "title": "Ordonnance de sortie", "text": ORDONNANCE },
+    ])
+}
+
+/// A draft from notes, through an upstream engine: sections in the kind's order, missing ones
+/// marked, every sentence checked by siagen (the contradicted dose and the invented fever are
+/// caught), interactions on the discharge treatment, what the model received carries no
+/// identifier, and the draft is a stored document under the usual validation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_from_notes_is_checked_sentence_by_sentence_and_stored() {
+    let (rec, url) = start_scribe(CRH_SCRIPT).await;
+    let s = {
+        let mut s = site(vec![upstream("scribe", &url, false)]);
+        let app = Arc::new(App::new(
+            s.store.clone(),
+            Services {
+                meds: vec![Arc::new(siagen_meds::Thesaurus::builtin(None).unwrap())],
+                ..s.state.app.services.clone()
+            },
+        ));
+        s.state = AppState::new(app, ServerConfig::default());
+        s
+    };
+    let clinician = s.token("claire", &[Role::Clinician]);
+    let (status, d) = s
+        .post(
+            &clinician,
+            "/api/drafts",
+            None,
+            json!({ "kind": "crh", "patient_ref": "P-12", "model": "scribe", "notes": stay_notes() }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    assert_eq!(d["status"], "draft");
+    let keys: Vec<&str> = d["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "motif",
+            "antecedents",
+            "histoire",
+            "examen_entree",
+            "examens_complementaires",
+            "evolution",
+            "conclusion",
+            "traitements_sortie",
+            "suites"
+        ]
+    );
+    let section = |k: &str| {
+        d["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == k)
+            .unwrap()
+            .clone()
+    };
+    let ante = section("antecedents");
+    assert_eq!(ante["missing"], true);
+    assert!(ante["text"].as_str().unwrap().starts_with("À compléter"));
+    assert!(ante["sentences"].as_array().unwrap().is_empty());
+    assert_eq!(section("histoire")["missing"], true);
+    assert_eq!(section("histoire")["mandatory"], false);
+    let statuses = |k: &str| -> Vec<String> {
+        section(k)["sentences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(statuses("motif"), ["supported"]);
+    assert_eq!(
+        statuses("evolution"),
+        ["supported", "unsupported", "supported"]
+    );
+    assert_eq!(
+        statuses("traitements_sortie"),
+        ["supported", "contradicted", "supported", "supported"]
+    );
+    assert_eq!(statuses("suites"), ["unsupported"]);
+    for sec in d["sections"].as_array().unwrap() {
+        for x in sec["sentences"].as_array().unwrap() {
+            if x["status"] == "supported" {
+                let src = &x["sources"][0];
+                let note = stay_notes()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|n| n["id"] == src["note_id"])
+                    .unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let (a, b) = (
+                    src["start"].as_u64().unwrap() as usize,
+                    src["end"].as_u64().unwrap() as usize,
+                );
+                let passage: String = note.chars().skip(a).take(b - a).collect();
+                assert!(!passage.is_empty(), "{x}");
+            }
+        }
+    }
+    // Amiodarone + simvastatine: an interaction of the ANSM thesaurus.
+    let alerts = d["alerts"].as_array().unwrap();
+    assert!(
+        alerts.iter().any(|a| a["type"] == "interaction"
+            && a["substances"]
+                .to_string()
+                .to_lowercase()
+                .contains("amiodarone")),
+        "{alerts:?}"
+    );
+    // What the model received: the notes pseudonymised, exactly as sent.
+    let input = d["model_input"].to_string();
+    for id in ["DUPONT", "12/03/1950"] {
+        assert!(!input.contains(id), "{id} in model_input");
+    }
+    let sent = rec.bodies();
+    assert_eq!(sent.len(), 9, "one call per section");
+    assert_eq!(
+        sent[0].1["messages"][1]["content"],
+        d["model_input"][1]["content"]
+    );
+    assert!(!sent.iter().any(|(_, b)| b.to_string().contains("DUPONT")));
+    // A stored draft: not exported before validation.
+    let id = d["document_id"].as_i64().unwrap();
+    assert_eq!(
+        s.count(&format!(
+            "SELECT count(*) FROM documents WHERE id = {id} AND state = 'draft'"
+        )),
+        1
+    );
+    let fhir = router(s.state.clone())
+        .oneshot(
+            Request::get(format!("/api/documents/{id}/fhir"))
+                .header("authorization", format!("Bearer {clinician}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fhir.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        s.count("SELECT count(*) FROM audit_log WHERE action = 'draft.create'"),
+        1
+    );
+}
+
+/// Bad input gets a precise problem and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_draft_requests_are_refused_and_store_nothing() {
+    let (rec, url) = start_scribe(CRH_SCRIPT).await;
+    let s = site(vec![upstream("scribe", &url, false)]);
+    let clinician = s.token("claire", &[Role::Clinician]);
+    let long = "x".repeat(100_001);
+    let cases = [
+        (
+            json!({ "kind": "ordonnance", "patient_ref": "P-1", "model": "scribe", "notes": stay_notes() }),
+            400,
+            "unknown kind",
+        ),
+        (
+            json!({ "kind": "crh", "patient_ref": "P-1", "model": "scribe", "notes": [] }),
+            422,
+            "at least one note",
+        ),
+        (
+            json!({ "kind": "crh", "patient_ref": "P-1", "model": "scribe" }),
+            400,
+            "notes (or fhir) are required",
+        ),
+        (
+            json!({ "kind": "crh", "patient_ref": "P-1", "model": "scribe", "notes": [{ "id": "n1", "text": long }] }),
+            422,
+            "too long",
+        ),
+        (
+            json!({ "kind": "crh", "patient_ref": "P-1", "model": "no-such-model", "notes": stay_notes() }),
+            404,
+            "unknown model",
+        ),
+        (
+            json!({ "kind": "crh", "patient_ref": "Jean Dupont", "model": "scribe", "notes": stay_notes() }),
+            422,
+            "patient_ref",
+        ),
+        (
+            json!({ "kind": "crh", "patient_ref": "P-1", "model": "scribe", "notes": stay_notes(), "fhir": { "resourceType": "Bundle" } }),
+            400,
+            "not both",
+        ),
+        (
+            json!({ "kind": "crh", "patient_ref": "P-1", "model": "scribe", "fhir": { "resourceType": "Bundle", "entry": [] } }),
+            400,
+            "no DocumentReference",
+        ),
+        (
+            json!({ "kind": "crh", "patient_ref": "P-1", "model": "scribe", "notes": stay_notes(), "extra": 1 }),
+            422,
+            "unknown field",
+        ),
+    ];
+    for (body, status, needle) in cases {
+        let (got, p) = s.post(&clinician, "/api/drafts", None, body).await;
+        assert_eq!(got.as_u16(), status, "{p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains(needle),
+            "{needle}: {p}"
+        );
+    }
+    let auditor = s.token("audra", &[Role::Auditor]);
+    let (got, _) = s
+        .post(&auditor, "/api/drafts", None, json!({ "kind": "crh", "patient_ref": "P-1", "model": "scribe", "notes": stay_notes() }))
+        .await;
+    assert_eq!(got, StatusCode::FORBIDDEN);
+    assert!(rec.bodies().is_empty(), "no model was called");
+    assert_eq!(s.count("SELECT count(*) FROM documents"), 0);
+}
+
+/// Any text checked against notes: offsets into the text, sources into the notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_text_is_checked_against_notes() {
+    let s = site(vec![]);
+    let clinician = s.token("claire", &[Role::Clinician]);
+    let text = "Chère consœur,\nLa patiente a été hospitalisée pour une décompensation cardiaque. \
+                Le bisoprolol est poursuivi à 5 mg par jour. Le ramipril a été arrêté.";
+    let (status, v) = s
+        .post(
+            &clinician,
+            "/api/drafts/check",
+            None,
+            json!({ "notes": stay_notes(), "text": text }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let sentences = v["sentences"].as_array().unwrap();
+    let chars: Vec<char> = text.chars().collect();
+    for x in sentences {
+        let (a, b) = (
+            x["start"].as_u64().unwrap() as usize,
+            x["end"].as_u64().unwrap() as usize,
+        );
+        let span: String = chars[a..b].iter().collect();
+        assert_eq!(span, x["text"].as_str().unwrap());
+    }
+    let st: Vec<&str> = sentences
+        .iter()
+        .map(|x| x["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        st,
+        ["unsupported", "supported", "contradicted", "supported"],
+        "{v}"
+    );
+    let (status, _) = s
+        .post(
+            &clinician,
+            "/api/drafts/check",
+            None,
+            json!({ "notes": [], "text": text }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
