@@ -230,6 +230,9 @@ fn alerts(app: &App, text: &str) -> Vec<Alert> {
         .collect()
 }
 
+/// Longest section a model may write, in tokens.
+pub const MAX_SECTION_TOKENS: u32 = 200;
+
 /// The sections whose drugs go through the interaction check.
 const TREATMENT_SECTIONS: [&str; 2] = ["traitements_sortie", "vos_medicaments"];
 
@@ -264,7 +267,7 @@ pub async fn draft(
         temperature: 0.3,
         top_p: 0.9,
         top_k: 40,
-        max_tokens: Some(300),
+        max_tokens: Some(MAX_SECTION_TOKENS),
         ..api_sampling()
     };
     let mut sections = vec![];
@@ -295,7 +298,7 @@ pub async fn draft(
         for (k, v) in [
             ("temperature", json!(0.3)),
             ("top_p", json!(0.9)),
-            ("max_tokens", json!(300)),
+            ("max_tokens", json!(MAX_SECTION_TOKENS)),
         ] {
             req.upstream_fields.insert(k.into(), v);
         }
@@ -382,7 +385,7 @@ pub async fn draft(
             model: body.model.clone(),
             version,
             parameters: json!({ "temperature": 0.3, "top_p": 0.9, "top_k": 40,
-                                "max_tokens_per_section": 300, "kind": template.kind }),
+                                "max_tokens_per_section": MAX_SECTION_TOKENS, "kind": template.kind }),
             seed: None,
             prompt_sha256: Some(prompt_sha),
             generation_id: sections.last().map(|s| s.generation_id.clone()),

@@ -13,6 +13,45 @@ use std::time::Instant;
 
 fn main() {
     let show = std::env::args().any(|a| a == "--show");
+    // `--sweep`: the figures on the first set only for a grid of the two settings (choose on
+    // one set, report on the others).
+    if std::env::args().any(|a| a == "--sweep") {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../bench/draft/stays-a.jsonl"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        for absent in [0.2f32, 0.35, 0.5, 0.65, 0.8] {
+            for at in [0.5f32, 0.6, 0.7, 0.8] {
+                let (mut f, mut fn_, mut k, mut kn) = (0, 0, 0, 0);
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    let v: Value = serde_json::from_str(line).unwrap();
+                    let notes: Vec<Note> = serde_json::from_value(v["notes"].clone()).unwrap();
+                    let c = NoteChecker::new(&notes).tuned(absent, at);
+                    for x in v["checks"].as_array().unwrap() {
+                        let (st, src, _) = c.check_sentence(x["text"].as_str().unwrap(), None);
+                        if x["label"] == "supported" {
+                            kn += 1;
+                            k += (st == Status::Supported
+                                && src
+                                    .iter()
+                                    .any(|s| Some(s.note_id.as_str()) == x["note"].as_str()))
+                                as usize;
+                        } else {
+                            fn_ += 1;
+                            f += (st != Status::Supported) as usize;
+                        }
+                    }
+                }
+                println!(
+                    "absent {absent:.2} support_at {at:.2}: flagged {:.1}% kept {:.1}%",
+                    100.0 * f as f64 / fn_ as f64,
+                    100.0 * k as f64 / kn as f64
+                );
+            }
+        }
+        return;
+    }
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/draft");
     let mut sets: Vec<_> = std::fs::read_dir(root)
         .map(|d| d.flatten().map(|e| e.path()).collect())

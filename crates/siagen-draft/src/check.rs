@@ -83,9 +83,13 @@ pub struct CheckedSentence {
     pub reasons: Vec<Reason>,
 }
 
-/// Claim-check score from which a partially matched sentence (every number found, nothing
-/// contradicted) counts as supported.
-pub const KEEP_PARTIAL_AT: f32 = 0.5;
+/// Share of a sentence's content (weighted by rarity) that must be found in the closest
+/// passages for it to be supported (with every number found and nothing contradicted).
+pub const SUPPORT_AT: f32 = 0.7;
+
+/// Weight of a term no note has, as a share of the rarest term's: an invented fact is made of
+/// such terms, and so is paraphrase not listed among the letter words.
+pub const ABSENT_WEIGHT: f32 = 0.5;
 
 /// Passages compared with each sentence.
 const CANDIDATES: usize = 3;
@@ -113,6 +117,63 @@ fn tokens(text: &str) -> Vec<String> {
             w.to_string()
         })
         .collect()
+}
+
+/// Words of letter-writing that carry no fact (`lexicon/letter-words.txt`).
+fn letter_words() -> &'static HashSet<String> {
+    static W: OnceLock<HashSet<String>> = OnceLock::new();
+    W.get_or_init(|| {
+        include_str!("../lexicon/letter-words.txt")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(fold)
+            .collect()
+    })
+}
+
+/// Clinical abbreviations and the words they stand for (`lexicon/abbreviations.txt`).
+fn abbreviations() -> &'static HashMap<String, Vec<String>> {
+    static A: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    A.get_or_init(|| {
+        include_str!("../lexicon/abbreviations.txt")
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(a, w)| {
+                (
+                    fold(a.trim()),
+                    w.split_whitespace().map(fold).collect::<Vec<_>>(),
+                )
+            })
+            .collect()
+    })
+}
+
+/// Content terms of a text: its tokens without the words of letter-writing.
+fn terms(text: &str) -> Vec<String> {
+    let letter = letter_words();
+    let mut out: Vec<String> = vec![];
+    for t in tokens(text) {
+        if !letter.contains(&t) && !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// Same word for the check: equal, or the same stem (a common prefix of 5+ letters covering
+/// most of the shorter word: « transfusés » / « transfusion », « relayé » / « relais »).
+fn same_term(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    if a.chars().any(|c| c.is_ascii_digit()) || b.chars().any(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let shorter = a.chars().count().min(b.chars().count());
+    common >= 5 && common * 10 >= shorter * 7
 }
 
 /// Drug names (folded single words) from edsnlp's ATC-coded list (brands and INNs).
@@ -178,6 +239,12 @@ pub struct NoteChecker {
     idf: HashMap<String, f32>,
     /// Every drug the notes name.
     drugs: HashSet<String>,
+    /// Content terms of each passage, abbreviations expanded.
+    terms: Vec<Vec<String>>,
+    /// Weight of a term that no passage has ([`ABSENT_WEIGHT`] of the rarest's).
+    absent_weight: f32,
+    /// [`SUPPORT_AT`].
+    support_at: f32,
 }
 
 impl NoteChecker {
@@ -201,7 +268,25 @@ impl NoteChecker {
             .collect();
         let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
         let drugs = notes.iter().flat_map(|n| drugs_in(&n.text)).collect();
+        let abbr = abbreviations();
+        let terms = passages
+            .iter()
+            .map(|p| {
+                let mut t = terms(&p.text);
+                let expanded: Vec<String> = t
+                    .iter()
+                    .filter_map(|w| abbr.get(w))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                t.extend(expanded);
+                t
+            })
+            .collect();
         NoteChecker {
+            support_at: SUPPORT_AT,
+            absent_weight: ABSENT_WEIGHT * (1.0 + passages.len().max(1) as f32).ln(),
+            terms,
             ids: notes.iter().map(|n| n.id.clone()).collect(),
             analysed: Passages::new(&texts),
             passages,
@@ -240,6 +325,45 @@ impl NoteChecker {
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         scored.truncate(CANDIDATES);
         scored.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// The weighted share of `sentence`'s content terms found in the passages `cands`, and the
+    /// passages that contributed.
+    fn support(&self, sentence: &str, cands: &[usize]) -> (f32, Vec<usize>) {
+        let abbr = abbreviations();
+        let (mut found, mut total) = (0.0f32, 0.0f32);
+        let mut used = vec![];
+        for t in terms(sentence) {
+            // A term no note has is what an invented fact is made of: it weighs the most.
+            let w = self.idf.get(&t).copied().unwrap_or(self.absent_weight);
+            total += w;
+            let forms: Vec<&str> = std::iter::once(t.as_str())
+                .chain(abbr.get(&t).into_iter().flatten().map(String::as_str))
+                .collect();
+            let hit = cands.iter().find(|&&i| {
+                self.terms[i]
+                    .iter()
+                    .any(|p| forms.iter().any(|f| same_term(f, p)))
+            });
+            if let Some(&i) = hit {
+                found += w;
+                if !used.contains(&i) {
+                    used.push(i);
+                }
+            }
+        }
+        if total == 0.0 {
+            return (0.0, used);
+        }
+        (found / total, used)
+    }
+
+    /// For the evaluation only: another weight of absent terms and support threshold.
+    #[doc(hidden)]
+    pub fn tuned(mut self, absent: f32, support_at: f32) -> Self {
+        self.absent_weight = absent * (1.0 + self.passages.len().max(1) as f32).ln();
+        self.support_at = support_at;
+        self
     }
 
     /// Checks one sentence (without citation markers).
@@ -325,17 +449,28 @@ impl NoteChecker {
         if reasons.iter().any(|r| r.code.ends_with("_mismatch")) {
             return (Status::Contradicted, vec![self.source(best)], reasons);
         }
-        // A letter says « prescrit », « poursuivi », « à la sortie » where the notes only list
-        // the drug: a partial match whose every number is found is kept when enough of its
-        // content is there.
+        // A letter paraphrases: « a bénéficié de », « intraveineux » for « IV », « transfusés »
+        // for « transfusion ». Support is the share of the sentence's content terms, weighted
+        // by rarity, found in the closest passages (a term no note has weighs the most).
         let numbers_ok = !reasons.iter().any(|r| r.code == "number_not_found");
-        match check.verdict {
-            Verdict::Supported => (Status::Supported, vec![self.source(best)], reasons),
-            Verdict::Partial if numbers_ok && check.score >= KEEP_PARTIAL_AT => {
-                (Status::Supported, vec![self.source(best)], reasons)
+        let (support, used) = self.support(sentence, &cands);
+        if numbers_ok && (check.verdict == Verdict::Supported || support >= self.support_at) {
+            let mut sources = vec![self.source(best)];
+            for &i in &used {
+                if i != best {
+                    sources.push(self.source(i));
+                }
             }
-            _ => (Status::Unsupported, vec![], reasons),
+            reasons.push(Reason {
+                code: "support",
+                detail: format!(
+                    "{:.0} % du contenu de la phrase retrouvé dans les notes",
+                    support * 100.0
+                ),
+            });
+            return (Status::Supported, sources, reasons);
         }
+        (Status::Unsupported, vec![], reasons)
     }
 }
 

@@ -222,8 +222,17 @@ fn is_abbreviation(before: &str) -> bool {
     if before.ends_with("c.-à-d") || before.ends_with("c.à.d") || before.ends_with("c-à-d") {
         return true;
     }
-    ABBREVIATIONS.contains(&word.to_lowercase().as_str())
+    let lower = word.to_lowercase();
+    // After a number, « mm », « m », « cp »… are units (« un nodule de 18 mm. »), not titles.
+    let head = before[..before.len() - word.len()].trim_end();
+    if UNITS_TOO.contains(&lower.as_str()) && head.ends_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    ABBREVIATIONS.contains(&lower.as_str())
 }
+
+/// Abbreviations that are also units when a number comes before them.
+const UNITS_TOO: &[&str] = &["mm", "m", "cp", "cpr", "amp", "inj", "gél", "sol", "p"];
 
 /// A bulleted (`-`, `*`, `•`, `–`) or numbered (`1.`, `2)`, `a)`) list item.
 fn is_list_item(line: &str) -> bool {
@@ -353,6 +362,19 @@ mod tests {
                 "Le Dr. Martin recommande le paracétamol, p. ex. 500 mg toutes les 6 h.",
                 "La dose maximale est de 4 g par jour.",
                 "Voir cf. Tableau 2 du guide."
+            ]
+        );
+        // A unit after a number ends a sentence; the same letters as a title do not.
+        assert_eq!(
+            texts(
+                "Nodule de 18 mm. Pas d'épanchement. Vus par MM. Durand et Petit. 2 cp. Le soir."
+            ),
+            vec![
+                "Nodule de 18 mm.",
+                "Pas d'épanchement.",
+                "Vus par MM. Durand et Petit.",
+                "2 cp.",
+                "Le soir."
             ]
         );
     }

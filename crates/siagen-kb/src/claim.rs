@@ -337,6 +337,8 @@ struct Analysis {
     words: Vec<String>,
     nums: Vec<Num>,
     negated: bool,
+    /// Content words (stems) within a few words after a negation: what is negated.
+    neg_words: Vec<String>,
     /// Per stance class: Some(true) for its first side, Some(false) for its second, None when
     /// neither or both appear.
     stances: [Option<bool>; CLASSES.len()],
@@ -445,6 +447,9 @@ const CLASSES: [Class; 10] = [
     ),
 ];
 
+/// Words after a negation that it bears on.
+const NEGATION_SCOPE: usize = 4;
+
 /// Stance words whose meaning a negation flips (« n'est pas recommandé » = « déconseillé »).
 const NEGATABLE: [bool; CLASSES.len()] =
     [true, true, true, true, true, true, true, false, false, true];
@@ -494,7 +499,19 @@ fn compare_stance(claim: &Analysis, passage: &Analysis, n: usize) -> Vec<Reason>
             });
         }
     }
-    if !compared_polarity && claim.negated != passage.negated {
+    // A negation compares only when it bears on what the other side says (« Pas de fièvre. »
+    // says nothing of « BNP à 1850 » in the same line).
+    let bears = |neg: &Analysis, other: &Analysis| neg.neg_words.iter().any(|w| other.has_word(w));
+    let relevant = if claim.negated {
+        bears(claim, passage)
+    } else {
+        false
+    } || if passage.negated {
+        bears(passage, claim)
+    } else {
+        false
+    };
+    if !compared_polarity && claim.negated != passage.negated && relevant {
         out.push(Reason {
             code: "negation_mismatch",
             detail: format!(
@@ -1032,6 +1049,8 @@ fn analyse(text: &str) -> Analysis {
     let mut a = Analysis::default();
     let mut negations = 0usize;
     let mut open_ne = false;
+    // Words left in the scope of the last negation seen.
+    let mut scope = 0usize;
     let mut i = 0;
     let mut stance_hits: Vec<(Option<bool>, Option<bool>)> = vec![(None, None); CLASSES.len()];
     while i < toks.len() {
@@ -1052,6 +1071,7 @@ fn analyse(text: &str) -> Analysis {
                         continue;
                     }
                 }
+                let before = negations;
                 match w.as_str() {
                     "ne" | "n" => {
                         open_ne = true;
@@ -1064,6 +1084,10 @@ fn analyse(text: &str) -> Analysis {
                         open_ne = false;
                     }
                     "jamais" | "aucun" | "aucune" | "non" | "nul" | "nulle" => negations += 1,
+                    // Telegraphic clinical French: « Pas de fièvre. », « Absence d'adénopathie. »
+                    "pas" | "absence" | "absent" | "absente" | "absents" | "absentes" => {
+                        negations += 1
+                    }
                     _ => {}
                 }
                 for (k, class) in CLASSES.iter().enumerate() {
@@ -1079,9 +1103,17 @@ fn analyse(text: &str) -> Analysis {
                     && !w.chars().all(|c| c.is_ascii_digit())
                 {
                     let s = stem(w);
+                    if scope > 0 && !a.neg_words.contains(&s) {
+                        a.neg_words.push(s.clone());
+                    }
                     if !a.words.contains(&s) {
                         a.words.push(s);
                     }
+                }
+                if negations > before || (w == "pas" && scope > 0) {
+                    scope = NEGATION_SCOPE;
+                } else {
+                    scope = scope.saturating_sub(1);
                 }
             }
         }

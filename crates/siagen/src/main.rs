@@ -2,6 +2,7 @@
 //! wires the crates together; the rules live in the libraries.
 
 mod config;
+mod draft_cli;
 mod hub;
 mod kb_cli;
 mod mark_cli;
@@ -71,6 +72,8 @@ enum Command {
     /// Knowledge base: collections, ingestion, search.
     #[command(subcommand)]
     Kb(kb_cli::KbCmd),
+    /// Draft a hospital document from note files; `draft check`: check a text against notes.
+    Draft(draft_cli::DraftArgs),
 }
 
 #[derive(Subcommand)]
@@ -203,7 +206,7 @@ enum AuditCmd {
     Pubkey,
 }
 
-struct Settings {
+pub(crate) struct Settings {
     file: FileConfig,
     data_dir: PathBuf,
 }
@@ -371,6 +374,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Shield(cmd) => shield(settings, cmd),
         Command::Mark(cmd) => mark_cli::run(settings, cmd),
         Command::Kb(cmd) => kb_cli::run(settings, cmd),
+        Command::Draft(args) => draft_cli::run(settings, args),
     }
 }
 
@@ -886,50 +890,8 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
             RECOMMENDED_MODEL.0, RECOMMENDED_MODEL.1
         );
     }
-    let mut carbon = siagen_energy::CarbonConfig::default();
-    if settings.file.grid_g_per_kwh.is_some() || settings.file.pue.is_some() {
-        carbon = siagen_energy::CarbonConfig::new(
-            settings
-                .file
-                .grid_g_per_kwh
-                .unwrap_or(carbon.grid_g_per_kwh),
-            settings.file.pue.unwrap_or(carbon.pue),
-            "site configuration",
-        )?;
-    }
-    let mut policy = siagen_shield::EgressPolicy::new();
-    policy.options.style = settings.surrogate_style(None)?;
-    let shield = siagen_app::ShieldState {
-        shield: siagen_shield::Shield::new()?,
-        vault: settings.vault()?,
-        policy,
-        local_engine: siagen_shield::Destination::new(
-            "local-engine",
-            settings
-                .file
-                .engine_may_receive_identifying
-                .unwrap_or(false),
-        ),
-    };
     let engine = Arc::new(engine);
-    let services = siagen_app::Services {
-        meds: load_thesauri(&settings)?,
-        engine: Some(engine.clone()),
-        energy: Some(Arc::new(siagen_app::Energy::probe(carbon)?)),
-        shield: Some(Arc::new(shield)),
-        upstreams: match settings.file.upstreams.clone() {
-            Some(list) if !list.is_empty() => Some(Arc::new(
-                siagen_app::upstream::Upstreams::new(list).map_err(anyhow::Error::msg)?,
-            )),
-            _ => None,
-        },
-        kb: Some(Arc::new(kb_cli::open_kb(&settings, Some(engine.clone()))?)),
-        kb_min_relevance: settings.file.kb_min_relevance,
-        kb_entailment_model: settings.file.kb_entailment_model.clone(),
-        kb_reranker: kb_cli::reranker(&settings, &engine)?,
-        kb_rerank_depth: Some(kb_cli::rerank_depth(&settings)?),
-        mark: Some(Arc::new(mark_cli::state(&settings)?)),
-    };
+    let services = services(&settings, &engine)?;
     let upstreams = services.upstreams.clone();
     let app = Arc::new(siagen_app::App::new(store.clone(), services));
     let state = siagen_server::AppState::new(app, server_cfg);
@@ -966,5 +928,59 @@ fn serve(settings: Settings, addr: Option<String>) -> Result<()> {
         store.audit_checkpoint()?;
         println!("siagen stopped; audit checkpoint signed");
         Ok(())
+    })
+}
+
+/// The capabilities behind the workflows (`serve`, `siagen draft`): thesauri, energy, shield
+/// and vault, upstreams, knowledge base, watermark keys, drafting templates.
+pub(crate) fn services(
+    settings: &Settings,
+    engine: &Arc<siagen_engine::Engine>,
+) -> Result<siagen_app::Services> {
+    let mut carbon = siagen_energy::CarbonConfig::default();
+    if settings.file.grid_g_per_kwh.is_some() || settings.file.pue.is_some() {
+        carbon = siagen_energy::CarbonConfig::new(
+            settings
+                .file
+                .grid_g_per_kwh
+                .unwrap_or(carbon.grid_g_per_kwh),
+            settings.file.pue.unwrap_or(carbon.pue),
+            "site configuration",
+        )?;
+    }
+    let mut policy = siagen_shield::EgressPolicy::new();
+    policy.options.style = settings.surrogate_style(None)?;
+    let shield = siagen_app::ShieldState {
+        shield: siagen_shield::Shield::new()?,
+        vault: settings.vault()?,
+        policy,
+        local_engine: siagen_shield::Destination::new(
+            "local-engine",
+            settings
+                .file
+                .engine_may_receive_identifying
+                .unwrap_or(false),
+        ),
+    };
+    Ok(siagen_app::Services {
+        meds: load_thesauri(settings)?,
+        engine: Some(engine.clone()),
+        energy: Some(Arc::new(siagen_app::Energy::probe(carbon)?)),
+        shield: Some(Arc::new(shield)),
+        upstreams: match settings.file.upstreams.clone() {
+            Some(list) if !list.is_empty() => Some(Arc::new(
+                siagen_app::upstream::Upstreams::new(list).map_err(anyhow::Error::msg)?,
+            )),
+            _ => None,
+        },
+        kb: Some(Arc::new(kb_cli::open_kb(settings, Some(engine.clone()))?)),
+        kb_min_relevance: settings.file.kb_min_relevance,
+        kb_entailment_model: settings.file.kb_entailment_model.clone(),
+        kb_reranker: kb_cli::reranker(settings, engine)?,
+        kb_rerank_depth: Some(kb_cli::rerank_depth(settings)?),
+        mark: Some(Arc::new(mark_cli::state(settings)?)),
+        drafting: Some(Arc::new(siagen_draft::Templates::load(
+            &settings.data_dir.join("drafting"),
+        )?)),
     })
 }

@@ -151,3 +151,106 @@ fn watermark_is_detected_in_real_generations_and_not_in_human_text() {
         );
     }
 }
+
+const FINDINGS: &str = "Scanner thoracique du 04/03/2024 pour M. Paul LEFEBVRE, né le 04/05/1961. \
+Indication : toux persistante et perte de poids chez un fumeur. Technique : acquisition hélicoïdale \
+thoraco-abdominale après injection de produit de contraste iodé. Résultats : nodule spiculé du lobe \
+supérieur droit de 18 mm. Pas d'adénopathie médiastinale. Pas d'épanchement pleural. Foie sans lésion \
+focale. Conclusion : nodule spiculé du lobe supérieur droit de 18 mm, suspect, à explorer.";
+
+/// A draft written by SmolLM2 from a radiologist's findings, through the API and the CLI: every
+/// section is written or marked missing, every sentence checked against the notes, the model
+/// received no identifier; `siagen draft check` checks a text against note files.
+#[test]
+fn a_real_model_drafts_an_imaging_report_from_findings() {
+    let s = Server::start_with(install);
+    let token = s.user("alice", "clinician");
+    let t = std::time::Instant::now();
+    // Four sections written one after the other on 2 cores: longer than the harness's timeout.
+    let r = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(600))
+        .build()
+        .unwrap()
+        .post(s.url("/api/drafts"))
+        .bearer_auth(&token)
+        .json(&json!({ "kind": "cr_imagerie", "patient_ref": "P-3", "model": CHAT,
+                "notes": [{ "id": "ct", "title": "Constatations du radiologue", "text": FINDINGS }] }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let d: Value = r.json().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let sections = d["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 4, "{d}");
+    let mut counts = std::collections::BTreeMap::new();
+    for sec in sections {
+        if sec["missing"] == true {
+            assert!(sec["sentences"].as_array().unwrap().is_empty());
+            continue;
+        }
+        for x in sec["sentences"].as_array().unwrap() {
+            let st = x["status"].as_str().unwrap();
+            assert!(
+                ["supported", "unsupported", "contradicted"].contains(&st),
+                "{x}"
+            );
+            if st == "supported" {
+                assert_eq!(x["sources"][0]["note_id"], "ct", "{x}");
+            }
+            *counts.entry(st.to_string()).or_insert(0) += 1;
+        }
+    }
+    let input = d["model_input"].to_string();
+    assert!(
+        !input.contains("LEFEBVRE") && !input.contains("04/05/1961"),
+        "{input}"
+    );
+    assert!(
+        input.contains("nodule spiculé"),
+        "the findings reach the model"
+    );
+    eprintln!(
+        "real-model draft ({CHAT}, cr_imagerie): {secs:.1} s, sentences {counts:?}, missing {}",
+        sections.iter().filter(|x| x["missing"] == true).count()
+    );
+    let id = d["document_id"].as_i64().unwrap();
+    let doc: Value = s
+        .get(&token, &format!("/api/documents/{id}"))
+        .json()
+        .unwrap();
+    assert_eq!(doc["state"], "draft");
+    assert_eq!(doc["kind"], "compte_rendu_imagerie");
+
+    // The CLI: a hand-written text checked against note files.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ct.txt"), FINDINGS).unwrap();
+    std::fs::write(
+        dir.path().join("lettre.txt"),
+        "Le scanner montre un nodule spiculé du lobe supérieur gauche de 18 mm. \
+         Il n'y a pas d'épanchement pleural. Une biopsie a été réalisée.",
+    )
+    .unwrap();
+    let text = dir.path().join("lettre.txt").to_string_lossy().to_string();
+    let ct = dir.path().join("ct.txt").to_string_lossy().to_string();
+    let out = cli(
+        s.path(),
+        &["draft", "check", "--json", "--text", &text, &ct],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let st: Vec<&str> = v["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(st, ["contradicted", "supported", "unsupported"], "{v}");
+    let out = cli(s.path(), &["draft", "check", "--text", &text], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("note file"));
+}

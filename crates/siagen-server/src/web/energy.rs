@@ -39,17 +39,6 @@ fn num(v: f64, decimals: usize) -> String {
     s.replace('.', ",")
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn numbers_round_to_an_unsigned_zero() {
-        assert_eq!(super::num(-0.0, 4), "0,0000");
-        assert_eq!(super::num(-0.00001, 4), "0,0000");
-        assert_eq!(super::num(-1.5, 1), "-1,5");
-        assert_eq!(super::num(2.25, 2), "2,25");
-        assert_eq!(super::num(0.0, 0), "0");
-    }
-}
 
 fn decimals(max: f64) -> usize {
     if max >= 100.0 {
@@ -234,4 +223,16 @@ pub(crate) async fn show(
         user = section("user", "Par utilisateur", "Utilisateur", &by_user),
     );
     html(StatusCode::OK, page(TITLE, Some(&sess), "/energie", &body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_round_to_an_unsigned_zero() {
+        assert_eq!(super::num(-0.0, 4), "0,0000");
+        assert_eq!(super::num(-0.00001, 4), "0,0000");
+        assert_eq!(super::num(-1.5, 1), "-1,5");
+        assert_eq!(super::num(2.25, 2), "2,25");
+        assert_eq!(super::num(0.0, 0), "0");
+    }
 }
