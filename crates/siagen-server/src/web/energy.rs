@@ -39,7 +39,6 @@ fn num(v: f64, decimals: usize) -> String {
     s.replace('.', ",")
 }
 
-
 fn decimals(max: f64) -> usize {
     if max >= 100.0 {
         0
