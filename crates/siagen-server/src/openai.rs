@@ -405,6 +405,50 @@ fn request(
     Ok(req)
 }
 
+/// A generation run: answered already (SSE stream, an upstream's whole answer), or a whole
+/// local answer for the caller to format.
+enum Ran {
+    Answered(Response),
+    Local(gen::Completed),
+}
+
+/// Starts the generation; a streamed one is answered as SSE, a whole one collected (an
+/// upstream's answer is passed on as it came, re-identified; an output off its schema is a
+/// server error, never passed on).
+async fn run(
+    state: &AppState,
+    actor: &siagen_store::Actor,
+    req: GenerateRequest,
+    sampling: &Sampling,
+    shape: Shape,
+    logprobs: bool,
+    token_logprobs: impl Fn(&TokenEvent) -> Value + Send + 'static,
+) -> Result<Ran, Problem> {
+    let streaming = req.stream;
+    let g = app_result(gen::generate(&state.app, actor, req).await)?;
+    if streaming {
+        let include_usage = sampling
+            .stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage);
+        return Ok(Ran::Answered(sse_response(
+            shape,
+            g,
+            include_usage,
+            logprobs,
+            token_logprobs,
+        )));
+    }
+    let done = app_result(g.collect().await)?;
+    if let Some(v) = &done.finished.upstream_response {
+        return Ok(Ran::Answered(Json(v.clone()).into_response()));
+    }
+    if let Some(e) = &done.finished.off_schema {
+        return Err(Problem::internal(&format!("output off schema: {e}")));
+    }
+    Ok(Ran::Local(done))
+}
+
 pub(crate) async fn chat_completions(
     State(state): State<AppState>,
     Auth(actor): Auth,
@@ -430,30 +474,21 @@ pub(crate) async fn chat_completions(
             ("top_logprobs", body.top_logprobs.map(|t| json!(t))),
         ],
     )?;
-    let streaming = req.stream;
-    let g = app_result(gen::generate(&state.app, &actor, req).await)?;
-    if streaming {
-        let include_usage = body
-            .sampling
-            .stream_options
-            .as_ref()
-            .is_some_and(|o| o.include_usage);
-        return Ok(sse_response(
-            Shape::Chat,
-            g,
-            include_usage,
-            logprobs,
-            chat_logprobs,
-        ));
-    }
-    let done = app_result(g.collect().await)?;
+    let done = match run(
+        &state,
+        &actor,
+        req,
+        &body.sampling,
+        Shape::Chat,
+        logprobs,
+        chat_logprobs,
+    )
+    .await?
+    {
+        Ran::Answered(r) => return Ok(r),
+        Ran::Local(done) => done,
+    };
     let f = &done.finished;
-    if let Some(v) = &f.upstream_response {
-        return Ok(Json(v.clone()).into_response());
-    }
-    if let Some(e) = &f.off_schema {
-        return Err(Problem::internal(&format!("output off schema: {e}")));
-    }
     let lp = logprobs
         .then(|| json!({ "content": done.tokens.iter().map(token_logprob).collect::<Vec<_>>() }));
     Ok(json_with_energy(
@@ -493,30 +528,21 @@ pub(crate) async fn completions(
         &headers,
         &[("logprobs", body.logprobs.map(|l| json!(l)))],
     )?;
-    let streaming = req.stream;
-    let g = app_result(gen::generate(&state.app, &actor, req).await)?;
-    if streaming {
-        let include_usage = body
-            .sampling
-            .stream_options
-            .as_ref()
-            .is_some_and(|o| o.include_usage);
-        return Ok(sse_response(
-            Shape::Completion,
-            g,
-            include_usage,
-            logprobs,
-            |t| legacy_logprobs(std::slice::from_ref(t)),
-        ));
-    }
-    let done = app_result(g.collect().await)?;
+    let done = match run(
+        &state,
+        &actor,
+        req,
+        &body.sampling,
+        Shape::Completion,
+        logprobs,
+        |t| legacy_logprobs(std::slice::from_ref(t)),
+    )
+    .await?
+    {
+        Ran::Answered(r) => return Ok(r),
+        Ran::Local(done) => done,
+    };
     let f = &done.finished;
-    if let Some(v) = &f.upstream_response {
-        return Ok(Json(v.clone()).into_response());
-    }
-    if let Some(e) = &f.off_schema {
-        return Err(Problem::internal(&format!("output off schema: {e}")));
-    }
     Ok(json_with_energy(
         json!({
             "id": done.id, "object": "text_completion", "created": done.created,
