@@ -414,6 +414,64 @@ pub async fn draft(
     })
 }
 
+/// A section found in a drafted document's text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundSection {
+    /// Section key.
+    pub key: String,
+    /// French title.
+    pub title: String,
+    /// LOINC section code, where one exists.
+    pub loinc: Option<String>,
+    /// Its text (as validated).
+    pub text: String,
+}
+
+/// The sections of a document of `document_kind` (the store's kind): the drafting template's
+/// titles, each on a line of its own, split the text, in the template's order; the LOINC code
+/// of the kind too. Empty when no drafting template has that kind or no title is found (a
+/// document written by hand). The FHIR export carries them as a Composition.
+pub fn sections_of(
+    app: &App,
+    document_kind: &str,
+    text: &str,
+) -> (Option<String>, Vec<FoundSection>) {
+    let templates = templates(app);
+    let Some(t) = templates
+        .all()
+        .iter()
+        .find(|t| t.document_kind == document_kind)
+    else {
+        return (None, vec![]);
+    };
+    let mut out: Vec<FoundSection> = vec![];
+    let mut next = 0;
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(k) = t.sections[next..].iter().position(|s| s.title == l) {
+            let s = &t.sections[next + k];
+            next += k + 1;
+            out.push(FoundSection {
+                key: s.key.clone(),
+                title: s.title.clone(),
+                loinc: s.loinc.clone(),
+                text: String::new(),
+            });
+            continue;
+        }
+        if let Some(cur) = out.last_mut() {
+            if !cur.text.is_empty() || !l.is_empty() {
+                cur.text.push_str(line);
+                cur.text.push('\n');
+            }
+        }
+    }
+    for s in &mut out {
+        s.text = s.text.trim_end().to_string();
+    }
+    (t.loinc.clone(), out)
+}
+
 /// Checks any text against notes (`POST /api/drafts/check`): every sentence with its status
 /// and sources. Audited with hashes only.
 pub async fn check(app: &App, actor: &Actor, body: CheckBody) -> Result<Vec<SentenceOut>> {

@@ -33,6 +33,19 @@ pub struct ModelInfo {
     pub revision_id: i64,
 }
 
+/// A section of a drafted document, carried in the Composition.
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// Section key (`traitements_sortie`…).
+    pub key: String,
+    /// French title.
+    pub title: String,
+    /// LOINC section code, where one exists.
+    pub loinc: Option<String>,
+    /// The section's validated text.
+    pub text: String,
+}
+
 /// Everything the export needs about one validated document.
 #[derive(Debug, Clone)]
 pub struct Export {
@@ -67,6 +80,28 @@ pub struct Export {
     pub ai_content_remains: bool,
     /// The validated revision's origin map (JSON), carried as a second attachment.
     pub origin_map: Option<Value>,
+    /// The sections of a document drafted by kind, in order: when there are any, the Bundle
+    /// also holds a `Composition` with one section each (LOINC-coded where a code exists).
+    pub sections: Vec<Section>,
+    /// LOINC document code of the drafted kind, when its template names one.
+    pub kind_loinc: Option<String>,
+}
+
+/// XHTML narrative of a text: one paragraph per line, escaped.
+fn narrative(text: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let paragraphs: String = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("<p>{}</p>", esc(l)))
+        .collect();
+    format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{paragraphs}</div>")
 }
 
 /// Format code of the origin-map attachment.
@@ -203,6 +238,58 @@ pub fn bundle(e: &Export, now: &str) -> Value {
         json!({ "resource": document }),
         json!({ "resource": provenance }),
     ];
+    if !e.sections.is_empty() {
+        let (code, display) = match &e.kind_loinc {
+            Some(c) => (c.as_str(), e.kind_label.as_str()),
+            None => (code, display),
+        };
+        let sections: Vec<Value> = e
+            .sections
+            .iter()
+            .map(|s| {
+                let mut v = json!({
+                    "title": s.title,
+                    "text": { "status": "generated", "div": narrative(&s.text) },
+                });
+                match &s.loinc {
+                    Some(c) => {
+                        v["code"] = json!({
+                            "coding": [{ "system": "http://loinc.org", "code": c }],
+                            "text": s.title
+                        })
+                    }
+                    None => {
+                        v["code"] = json!({
+                            "coding": [{ "system": "urn:siagen:section", "code": s.key }],
+                            "text": s.title
+                        })
+                    }
+                }
+                v
+            })
+            .collect();
+        entries.insert(
+            1,
+            json!({ "resource": {
+                "resourceType": "Composition",
+                "id": format!("comp-{doc_id}"),
+                "meta": document["meta"].clone(),
+                "identifier": { "system": "urn:siagen:document", "value": e.document_id.to_string() },
+                "status": "final",
+                "type": { "coding": [{ "system": "http://loinc.org", "code": code, "display": display }],
+                          "text": e.kind_label },
+                "subject": { "identifier": { "system": "urn:siagen:patient-ref", "value": e.patient_ref } },
+                "date": e.validated_at,
+                "author": document["author"].clone(),
+                "title": e.title,
+                "attester": [{ "mode": "legal", "time": e.validated_at,
+                               "party": { "reference": format!("Practitioner/{practitioner_id}") } }],
+                "relatesTo": [{ "code": "transforms",
+                                "targetReference": { "reference": format!("DocumentReference/{doc_id}") } }],
+                "section": sections
+            }}),
+        );
+    }
     for (d, m) in device_ids.iter().zip(&e.machines) {
         entries.push(json!({ "resource": {
             "resourceType": "Device",
@@ -261,7 +348,54 @@ mod tests {
             origin_map: Some(json!({ "unit": "char", "spans": [{ "start": 0, "end": 48,
                 "origin": if machine { json!({ "kind": "machine", "model": "qwen", "version": "abc" }) }
                           else { json!({ "kind": "human", "user_id": 1 }) } }] })),
+            sections: vec![],
+            kind_loinc: None,
         }
+    }
+
+    #[test]
+    fn drafted_sections_become_a_composition_with_loinc_codes() {
+        let mut e = sample(true);
+        e.kind_loinc = Some("18842-5".into());
+        e.sections = vec![
+            Section {
+                key: "motif".into(),
+                title: "Motif d'hospitalisation".into(),
+                loinc: Some("29299-5".into()),
+                text: "Dyspnée <NYHA III> & œdèmes.".into(),
+            },
+            Section {
+                key: "quorum".into(),
+                title: "Quorum".into(),
+                loinc: None,
+                text: "Cardiologue\nChirurgien".into(),
+            },
+        ];
+        let b = bundle(&e, "2026-01-01T12:00:00.000Z");
+        let c = &b["entry"][1]["resource"];
+        assert_eq!(c["resourceType"], "Composition");
+        assert_eq!(c["type"]["coding"][0]["code"], "18842-5");
+        assert_eq!(c["section"][0]["code"]["coding"][0]["code"], "29299-5");
+        assert_eq!(
+            c["section"][0]["text"]["div"],
+            "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Dyspnée &lt;NYHA III&gt; &amp; œdèmes.</p></div>"
+        );
+        assert_eq!(
+            c["section"][1]["code"]["coding"][0]["system"],
+            "urn:siagen:section"
+        );
+        assert_eq!(
+            c["attester"][0]["party"]["reference"],
+            "Practitioner/user-2"
+        );
+        assert_eq!(c["meta"]["security"][0]["code"], "AIAST");
+        // Without sections, no Composition.
+        let plain = bundle(&sample(true), "2026-01-01T12:00:00.000Z");
+        assert!(!plain["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["resource"]["resourceType"] == "Composition"));
     }
 
     #[test]

@@ -246,7 +246,21 @@ pub(crate) async fn fhir(
                 .map(|(rev, m)| info(rev, m)),
         );
     }
+    // A drafted document's sections, as a Composition.
+    let (kind_loinc, sections) =
+        siagen_app::draft::sections_of(&state.app, view.kind.as_str(), &view.current_revision.text);
+    let sections = sections
+        .into_iter()
+        .map(|s| siagen_fhir::Section {
+            key: s.key,
+            title: s.title,
+            loinc: s.loinc,
+            text: s.text,
+        })
+        .collect();
     let export = siagen_fhir::Export {
+        sections,
+        kind_loinc,
         document_id: view.id,
         kind: view.kind.as_str().to_string(),
         kind_label: view.kind.label_fr().to_string(),

