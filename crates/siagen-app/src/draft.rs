@@ -200,7 +200,7 @@ async fn check_model(app: &App, model: &str) -> Result<()> {
 }
 
 /// The interaction alerts of the drug lines of `text`.
-fn alerts(app: &App, text: &str) -> Vec<Alert> {
+fn interaction_alerts(app: &App, text: &str) -> Vec<Alert> {
     let Some(t) = app.services.meds.first() else {
         return vec![];
     };
@@ -343,11 +343,21 @@ pub async fn draft(
         }
         sections.push(out);
     }
-    let alerts: Vec<Alert> = sections
+    // One alert per pair of substances and level (the thesaurus can hold a pair under several
+    // entries: substance and class).
+    let mut alerts: Vec<Alert> = vec![];
+    for a in sections
         .iter()
         .filter(|s| TREATMENT_SECTIONS.contains(&s.key.as_str()) && !s.missing)
-        .flat_map(|s| alerts(app, &s.text))
-        .collect();
+        .flat_map(|s| interaction_alerts(app, &s.text))
+    {
+        if !alerts
+            .iter()
+            .any(|b| b.substances == a.substances && b.level == a.level)
+        {
+            alerts.push(a);
+        }
+    }
 
     let mut doc = format!("{title}\n");
     for s in &sections {

@@ -59,4 +59,44 @@ document.addEventListener("DOMContentLoaded", function () {
       ev.returnValue = "";
     }
   });
+
+  // « Rédiger »: hovering or focusing a sentence lights the passages of the notes behind it.
+  function light(sentence, on) {
+    (sentence.getAttribute("data-sources") || "").split(" ").forEach(function (id) {
+      var m = id && document.getElementById(id);
+      if (m) {
+        m.classList.toggle("lit", on);
+        if (on && m.scrollIntoView) {
+          m.scrollIntoView({ block: "nearest" });
+        }
+      }
+    });
+    sentence.classList.toggle("lit", on);
+  }
+  document.querySelectorAll("#draft .sentence").forEach(function (s) {
+    ["mouseenter", "focus"].forEach(function (e) {
+      s.addEventListener(e, function () {
+        light(s, true);
+      });
+    });
+    ["mouseleave", "blur"].forEach(function (e) {
+      s.addEventListener(e, function () {
+        light(s, false);
+      });
+    });
+  });
+  // Drafting takes a while: say so while the server writes.
+  var draftForm = document.getElementById("draft-form");
+  if (draftForm) {
+    draftForm.addEventListener("submit", function () {
+      var busy = document.getElementById("draft-busy");
+      if (busy) {
+        busy.textContent = draftForm.getAttribute("data-busy");
+      }
+      var b = document.getElementById("btn-draft");
+      if (b) {
+        b.disabled = true;
+      }
+    });
+  }
 });

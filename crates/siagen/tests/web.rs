@@ -298,3 +298,59 @@ fn sourced_answers_page_in_chromium() {
         .unwrap();
     assert_eq!(list["total"], 1, "{list}");
 }
+
+const NOTE_1: &str = "Mme Jeanne DUPONT, née le 12/03/1950, admise le 02/03/2024 pour \
+décompensation cardiaque. Pas de fièvre. FEVG 35 %. Furosémide IV 40 mg x2/j relayé per os à J3.";
+const NOTE_2: &str = "- Furosémide 40 mg 1 cp le matin\n- Bisoprolol 2,5 mg 1 cp/j\n- Amiodarone \
+200 mg 1 cp/j\n- Simvastatine 40 mg 1 cp le soir";
+
+/// An OpenAI-compatible upstream that writes each section from a script, keyed by the section
+/// title the prompt names; « Non renseigné » for the others.
+fn start_section_scribe() -> String {
+    const SCRIPT: &[(&str, &str)] = &[
+        ("Motif d'hospitalisation", "Décompensation cardiaque [n1]."),
+        ("Évolution dans le service", "FEVG à 35 % [n1]. La patiente était fébrile à l'entrée [n1]."),
+        ("Traitement de sortie", "- Furosémide 40 mg 1 cp le matin [n2]\n- Bisoprolol 5 mg 1 cp/j [n2]\n- Amiodarone 200 mg 1 cp/j [n2]\n- Simvastatine 40 mg 1 cp le soir [n2]"),
+        ("Conclusion", "Insuffisance cardiaque à FEVG altérée [n1]."),
+    ];
+    let app = axum::Router::new()
+        .route(
+            "/v1/models",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({ "object": "list", "data": [] })) }),
+        )
+        .route(
+        "/v1/chat/completions",
+        axum::routing::post(|axum::Json(v): axum::Json<serde_json::Value>| async move {
+            let user = v["messages"][1]["content"].as_str().unwrap_or("").to_string();
+            let answer = SCRIPT
+                .iter()
+                .find(|(t, _)| user.contains(&format!("« {t} »")))
+                .map_or("Non renseigné", |(_, a)| a);
+            axum::Json(serde_json::json!({ "id": "x", "object": "chat.completion", "model": "m",
+                "choices": [{ "index": 0, "message": { "role": "assistant", "content": answer }, "finish_reason": "stop" }],
+                "usage": { "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15 } }))
+        }),
+    );
+    format!("http://{}/v1", serve_in_background(app))
+}
+
+#[test]
+fn drafting_page_in_chromium() {
+    let url = start_section_scribe();
+    let s = Server::start_with(|d| {
+        std::fs::write(
+            d.join("siagen.toml"),
+            format!("[[upstreams]]\nmodel = \"scribe\"\nurl = \"{url}\"\noperator = \"Prestataire\"\njurisdiction = \"FR\"\n"),
+        )
+        .unwrap();
+    });
+    s.user("alice", "clinician");
+    browser_scenario(
+        &s,
+        "drafts",
+        &[
+            ("NOTE_1", NOTE_1.to_string()),
+            ("NOTE_2", NOTE_2.to_string()),
+        ],
+    );
+}

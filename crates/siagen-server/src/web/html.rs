@@ -72,6 +72,11 @@ pub(crate) const NAV: &[NavItem] = &[
         visible: clinical,
     },
     NavItem {
+        href: "/rediger",
+        label: "Rédiger",
+        visible: clinical,
+    },
+    NavItem {
         href: "/ordonnance",
         label: "Vérifier une ordonnance",
         visible: clinical,

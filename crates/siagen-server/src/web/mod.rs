@@ -15,6 +15,7 @@ mod admin;
 mod assistant;
 mod diff;
 mod docs;
+mod drafts;
 mod energy;
 pub(crate) mod html;
 mod login;
@@ -118,6 +119,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ordonnance", get(meds::form).post(meds::check))
         .route("/assistant", get(assistant::show))
         .route("/assistant/enregistrer", post(assistant::save))
+        .route("/rediger", get(drafts::form).post(drafts::submit))
         .route("/questions", get(questions::form).post(questions::ask))
         .route("/questions/enregistrer", post(questions::save))
         .route("/pseudonymisation", get(pseudo::form).post(pseudo::submit))
