@@ -171,6 +171,22 @@ impl Site {
         )
     }
 
+    async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let req = Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     fn vault_has(&self, patient: &str) -> bool {
         let vault = siagen_shield::Vault::open(self.data.join("vault"), [7u8; 32]).unwrap();
         vault.path_for(patient).exists()
@@ -528,16 +544,10 @@ async fn a_draft_from_notes_is_checked_sentence_by_sentence_and_stored() {
         )),
         1
     );
-    let fhir = router(s.state.clone())
-        .oneshot(
-            Request::get(format!("/api/documents/{id}/fhir"))
-                .header("authorization", format!("Bearer {clinician}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(fhir.status(), StatusCode::CONFLICT);
+    let (status, _) = s
+        .get(&clinician, &format!("/api/documents/{id}/fhir"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         s.count("SELECT count(*) FROM audit_log WHERE action = 'draft.create'"),
         1
@@ -564,22 +574,10 @@ async fn a_draft_from_notes_is_checked_sentence_by_sentence_and_stored() {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{doc}");
-    let fhir = router(s.state.clone())
-        .oneshot(
-            Request::get(format!("/api/documents/{id}/fhir"))
-                .header("authorization", format!("Bearer {clinician}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(fhir.status(), StatusCode::OK);
-    let bundle: Value = serde_json::from_slice(
-        &axum::body::to_bytes(fhir.into_body(), 1 << 24)
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let (status, bundle) = s
+        .get(&clinician, &format!("/api/documents/{id}/fhir"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let comp = bundle["entry"]
         .as_array()
         .unwrap()
