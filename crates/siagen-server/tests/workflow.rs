@@ -144,6 +144,19 @@ impl Site {
             .1
     }
 
+    /// Drives the router with one request; the status and the JSON body (null if none).
+    async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     async fn post(
         &self,
         token: &str,
@@ -157,18 +170,8 @@ impl Site {
         if let Some(p) = patient {
             req = req.header("x-siagen-patient-ref", p);
         }
-        let resp = router(self.state.clone())
-            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        self.send(req.body(Body::from(body.to_string())).unwrap())
             .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
     }
 
     async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
@@ -176,15 +179,7 @@ impl Site {
             .header("authorization", format!("Bearer {token}"))
             .body(Body::empty())
             .unwrap();
-        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        self.send(req).await
     }
 
     fn vault_has(&self, patient: &str) -> bool {
