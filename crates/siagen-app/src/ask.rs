@@ -372,17 +372,7 @@ pub async fn answer(
     };
     let text = done.text.trim().to_string();
     let generation_id = Some(done.id.clone());
-    let sha = &done.finished.model_sha256;
-    let version = if sha.is_empty() {
-        done.finished
-            .upstream_response
-            .as_ref()
-            .and_then(|v| v["system_fingerprint"].as_str())
-            .unwrap_or("unknown")
-            .to_string()
-    } else {
-        format!("siagen-{}", &sha[..12.min(sha.len())])
-    };
+    let version = done.finished.fingerprint();
     let entail = match app.services.kb_entailment_model.clone() {
         Some(m) => Some(entailment_scores(app, actor, &patient_ref, &m, &text, &sources).await),
         None => None,
@@ -559,16 +549,7 @@ async fn entailment_scores(
             &answer_ids,
         ) {
             (Some(v), _, _) => yes_probability(v),
-            (None, Some(t), Some((yes, no))) => siagen_kb::yes_share(t.top.iter().map(|c| {
-                let answer = if yes.contains(&c.id) {
-                    Some(true)
-                } else if no.contains(&c.id) {
-                    Some(false)
-                } else {
-                    None
-                };
-                (answer, f64::from(c.logprob))
-            })),
+            (None, Some(t), Some((yes, no))) => yes_share_by_id(&t.top, yes, no),
             (None, Some(t), None) => yes_share_of(
                 t.top
                     .iter()
@@ -620,6 +601,21 @@ pub fn yes_no_tokens(
         ));
     }
     Ok((yes, no))
+}
+
+/// P(« oui ») / (P(« oui ») + P(« non »)) among a token's top log-probabilities, « oui » and
+/// « non » known by their token ids (see [`yes_no_tokens`]); `None` when neither is there.
+pub fn yes_share_by_id(top: &[siagen_engine::TopLogprob], yes: &[u32], no: &[u32]) -> Option<f32> {
+    siagen_kb::yes_share(top.iter().map(|t| {
+        let answer = if yes.contains(&t.id) {
+            Some(true)
+        } else if no.contains(&t.id) {
+            Some(false)
+        } else {
+            None
+        };
+        (answer, f64::from(t.logprob))
+    }))
 }
 
 /// P(« oui ») / (P(« oui ») + P(« non »)) among (token, log-probability) candidates.

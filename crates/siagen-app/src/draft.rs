@@ -272,7 +272,7 @@ pub async fn draft(
     };
     let mut sections = vec![];
     let mut model_input = vec![];
-    let mut version = String::from("unknown");
+    let mut version = String::new();
     let total = template.sections.len();
     for (index, section) in template.sections.iter().enumerate() {
         if let Some(p) = &progress {
@@ -303,9 +303,7 @@ pub async fn draft(
             req.upstream_fields.insert(k.into(), v);
         }
         let done = generate(app, actor, req).await?.collect().await?;
-        if !done.finished.model_sha256.is_empty() {
-            version = format!("siagen-{}", &done.finished.model_sha256[..12]);
-        }
+        version = done.finished.fingerprint();
         model_input.extend(done.model_input.iter().cloned());
         let (missing, text, sentences) = match prompt::read_section(&done.text, section) {
             None => (

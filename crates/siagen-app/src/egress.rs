@@ -24,11 +24,6 @@ impl Egress {
         Egress { reid: None, audit }
     }
 
-    /// The patient reference whose surrogates were used, when texts were pseudonymised.
-    pub fn pseudonymised_for(&self) -> Option<&str> {
-        self.reid.as_ref().map(|(_, p)| p.as_str())
-    }
-
     /// The re-identifier of this request's answers (loads the vault record once), if texts were
     /// pseudonymised. Synchronous: call it off the async executor.
     pub fn reidentifier(&self) -> Option<(Arc<ShieldState>, Reidentifier)> {
@@ -39,14 +34,6 @@ impl Egress {
                 tracing::error!(error = %e, "cannot read the vault to re-identify an answer");
                 None
             }
-        }
-    }
-
-    /// A whole answer, re-identified. Synchronous.
-    pub fn restore(&self, text: String) -> String {
-        match self.reidentifier() {
-            Some((sh, r)) => r.restore(&sh.shield, &text),
-            None => text,
         }
     }
 

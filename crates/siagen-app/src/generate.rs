@@ -135,6 +135,23 @@ pub struct Finished {
     pub upstream_response: Option<Value>,
 }
 
+impl Finished {
+    /// The model version recorded with a draft and answered as OpenAI's `system_fingerprint`:
+    /// `siagen-` and 12 hex digits of the local model file's SHA-256, else the upstream's own
+    /// fingerprint, else `unknown`.
+    pub fn fingerprint(&self) -> String {
+        if !self.model_sha256.is_empty() {
+            let sha = &self.model_sha256;
+            return format!("siagen-{}", &sha[..12.min(sha.len())]);
+        }
+        self.upstream_response
+            .as_ref()
+            .and_then(|v| v["system_fingerprint"].as_str())
+            .unwrap_or("unknown")
+            .to_string()
+    }
+}
+
 /// What a generation yields, in order: text, then exactly one `Done` or `Failed`.
 #[derive(Debug)]
 pub enum Event {
@@ -613,12 +630,16 @@ fn finish_upstream_answer(
     v["model"] = json!(model);
     v["id"] = json!(id);
     let mut text = String::new();
+    let reid = eg.reidentifier();
     if let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) {
         for (i, c) in choices.iter_mut().enumerate() {
             for ptr in ["/message/content", "/text"] {
                 if let Some(t) = c.pointer_mut(ptr) {
                     if let Some(s) = t.as_str() {
-                        let restored = eg.restore(s.to_string());
+                        let restored = match &reid {
+                            Some((sh, r)) => r.restore(&sh.shield, s),
+                            None => s.to_string(),
+                        };
                         if i == 0 {
                             text = restored.clone();
                         }

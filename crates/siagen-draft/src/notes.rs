@@ -96,19 +96,12 @@ pub struct Passage {
 pub fn passages(notes: &[Note]) -> Vec<Passage> {
     let mut out = vec![];
     for (i, n) in notes.iter().enumerate() {
-        // Byte offset → code-point offset, once per note.
-        let mut cp = Vec::with_capacity(n.text.len() + 1);
-        let mut count = 0;
-        for (b, _) in n.text.char_indices() {
-            while cp.len() < b {
-                cp.push(count);
-            }
-            cp.push(count);
-            count += 1;
+        // Byte offset → code-point offset, at every character boundary, once per note.
+        let mut cp = vec![0; n.text.len() + 1];
+        for (k, (b, _)) in n.text.char_indices().enumerate() {
+            cp[b] = k;
         }
-        while cp.len() <= n.text.len() {
-            cp.push(count);
-        }
+        cp[n.text.len()] = n.text.chars().count();
         let mut line_start = 0;
         for line in n.text.split_inclusive('\n') {
             for (a, b) in siagen_kb::cite::split_sentences(line) {

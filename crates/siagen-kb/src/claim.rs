@@ -502,15 +502,8 @@ fn compare_stance(claim: &Analysis, passage: &Analysis, n: usize) -> Vec<Reason>
     // A negation compares only when it bears on what the other side says (« Pas de fièvre. »
     // says nothing of « BNP à 1850 » in the same line).
     let bears = |neg: &Analysis, other: &Analysis| neg.neg_words.iter().any(|w| other.has_word(w));
-    let relevant = if claim.negated {
-        bears(claim, passage)
-    } else {
-        false
-    } || if passage.negated {
-        bears(passage, claim)
-    } else {
-        false
-    };
+    let relevant =
+        (claim.negated && bears(claim, passage)) || (passage.negated && bears(passage, claim));
     if !compared_polarity && claim.negated != passage.negated && relevant {
         out.push(Reason {
             code: "negation_mismatch",

@@ -495,7 +495,7 @@ pub(crate) async fn chat_completions(
         json!({
             "id": done.id, "object": "chat.completion", "created": done.created,
             "model": done.model,
-            "system_fingerprint": format!("siagen-{}", &f.model_sha256[..12.min(f.model_sha256.len())]),
+            "system_fingerprint": f.fingerprint(),
             "choices": [{ "index": 0, "message": { "role": "assistant", "content": done.text },
                           "logprobs": lp, "finish_reason": f.finish_reason }],
             "usage": usage(f),

@@ -17,6 +17,14 @@ const IDENTIFYING: &str =
     "Mme Jeanne DUPONT, née le 12/03/1950, tél 06 12 34 56 78, jeanne.dupont@orange.fr";
 const IDENTIFIERS: [&str; 4] = ["DUPONT", "06 12 34 56 78", "12/03/1950", "jeanne.dupont"];
 
+/// Serves `app` on a free loopback port; its OpenAI base URL.
+async fn serve_v1(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/v1")
+}
+
 /// An OpenAI-compatible engine on loopback that answers and records every request body.
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<(String, Value)>>>);
@@ -46,10 +54,7 @@ impl Recorder {
                 }),
             )
             .with_state(r2);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (rec, format!("http://{addr}/v1"))
+        (rec, serve_v1(app).await)
     }
 
     fn bodies(&self) -> Vec<(String, Value)> {
@@ -375,10 +380,7 @@ async fn start_scribe(script: &'static [(&'static str, &'static str)]) -> (Recor
             }),
         )
         .with_state(r2);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (rec, format!("http://{addr}/v1"))
+    (rec, serve_v1(app).await)
 }
 
 const STAY: &str =

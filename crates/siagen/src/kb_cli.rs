@@ -271,16 +271,7 @@ impl EngineReranker {
 
 /// P(oui) / (P(oui) + P(non)) among `top`, or `None` when neither is there.
 fn yes_share(top: &[TopLogprob], yes: &[TokenId], no: &[TokenId]) -> Option<f32> {
-    siagen_kb::yes_share(top.iter().map(|t| {
-        let answer = if yes.contains(&t.id) {
-            Some(true)
-        } else if no.contains(&t.id) {
-            Some(false)
-        } else {
-            None
-        };
-        (answer, f64::from(t.logprob))
-    }))
+    siagen_app::ask::yes_share_by_id(top, yes, no)
 }
 
 impl Reranker for EngineReranker {

@@ -140,9 +140,14 @@ fn audit_actions(s: &Server, token: &str) -> Vec<Value> {
 /// A server with the tiny local model and the corpus, whose answering model `scribe` is the
 /// recording upstream above; `config` opens its siagen.toml.
 fn server_with_scribe(config: &str) -> (Server, Scribe) {
+    server_with_models_and_scribe(config, |dir| write_tiny_long(dir, "tiny-long", None))
+}
+
+/// The same, with the local models `models` writes into the data directory.
+fn server_with_models_and_scribe(config: &str, models: impl FnOnce(&Path)) -> (Server, Scribe) {
     let (url, scribe) = start_scribe();
     let s = Server::start_with(|dir| {
-        write_tiny_long(dir, "tiny-long", None);
+        models(dir);
         write_corpus(dir);
         std::fs::write(
             dir.join("siagen.toml"),
@@ -513,6 +518,18 @@ fn entailment_model_is_asked_about_each_cited_pair() {
     assert_eq!(asked, 2, "{entries:?}");
 }
 
+/// The reranker's scores of the sources (P(oui) among oui/non): every source has one, in
+/// [0, 1], and the sources are numbered in its order (the scores do not increase).
+fn rerank_scores(sources: &[Value]) -> Vec<f64> {
+    let scores: Vec<f64> = sources
+        .iter()
+        .map(|src| src["rerank"].as_f64().expect("every source is reranked"))
+        .collect();
+    assert!(scores.iter().all(|x| (0.0..=1.0).contains(x)), "{scores:?}");
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    scores
+}
+
 fn siagen_sha(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
@@ -530,12 +547,7 @@ fn reranker_model_reorders_the_passages_of_an_ask() {
     let sources = v["sources"].as_array().unwrap();
     assert!(!sources.is_empty(), "{v}");
     // Numbered in the reranker's order: its scores (P(oui) among oui/non) do not increase.
-    let scores: Vec<f64> = sources
-        .iter()
-        .map(|src| src["rerank"].as_f64().expect("every source is reranked"))
-        .collect();
-    assert!(scores.iter().all(|x| (0.0..=1.0).contains(x)), "{scores:?}");
-    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    rerank_scores(sources);
     assert!(sources.iter().enumerate().all(|(i, src)| src["n"] == i + 1));
     let bodies = scribe.bodies.lock().unwrap().clone();
     assert_eq!(bodies.len(), 1);
@@ -565,27 +577,16 @@ fn reranker_model_reorders_the_passages_of_an_ask() {
 /// the verdict; then SmolLM2 answers a question itself from the corpus.
 #[test]
 fn claim_check_and_reranker_on_a_real_model() {
-    let (url, scribe) = start_scribe();
-    let s = Server::start_with(|dir| {
-        install_real_models(dir);
-        write_corpus(dir);
-        std::fs::write(
-            dir.join("siagen.toml"),
-            format!("kb_entailment_model = \"{REAL_CHAT}\"\nkb_reranker_model = \"{REAL_CHAT}\"\n[[upstreams]]\nmodel = \"scribe\"\nurl = \"{url}\"\noperator = \"Prestataire\"\njurisdiction = \"EU\"\n"),
-        )
-        .unwrap();
-    });
+    let (s, scribe) = server_with_models_and_scribe(
+        &format!("kb_entailment_model = \"{REAL_CHAT}\"\nkb_reranker_model = \"{REAL_CHAT}\""),
+        install_real_models,
+    );
     let alice = s.user("alice", "clinician");
     let v = ask_scribe(&s, &alice, IDENTIFYING);
     assert_eq!(v["covered"], true, "{v}");
     assert!(!scribe.bodies.lock().unwrap()[0].contains("Dupont"));
     let sources = v["sources"].as_array().unwrap();
-    let scores: Vec<f64> = sources
-        .iter()
-        .map(|src| src["rerank"].as_f64().expect("every source is reranked"))
-        .collect();
-    assert!(scores.iter().all(|x| (0.0..=1.0).contains(x)), "{scores:?}");
-    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    let scores = rerank_scores(sources);
     let sentences = v["sentences"].as_array().unwrap();
     let entailment: Vec<&Value> = sentences
         .iter()
